@@ -1,0 +1,63 @@
+# ovnet — see README.md. `make run` and `make test` install what they need
+# (Debian OVN/OVS packages, kube-apiserver/etcd/kubectl built from the Go
+# module proxy) and run as root (network namespaces, OVS).
+
+SHELL := /bin/bash
+export GOFLAGS ?= -mod=mod
+KUBEBUILDER_ASSETS ?= $(CURDIR)/bin/k8s
+export KUBEBUILDER_ASSETS
+
+.PHONY: all build generate verify-generate deps envtest-bin ovn-deps test unit-test bench run stop fmt vet clean
+
+all: build
+
+build:
+	go build -o bin/ ./cmd/...
+
+## generate: deepcopy, CRDs, RBAC and the libovsdb models (generated code is committed).
+generate:
+	go tool controller-gen object paths=./apis/...
+	rm -rf manifests/crd && go tool controller-gen crd:generateEmbeddedObjectMeta=true paths=./apis/... output:crd:artifacts:config=manifests/crd
+	go generate ./ovn/...
+
+## verify-generate: fails when generated code is stale.
+verify-generate: generate
+	@git diff --exit-code -- apis manifests/crd ovn/nbdb ovn/vswitchd || { echo "generated code is stale: run make generate and commit"; exit 1; }
+
+envtest-bin:
+	hack/build-envtest.sh
+
+ovn-deps:
+	hack/install-ovn.sh
+
+deps: envtest-bin ovn-deps
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+vet:
+	go vet ./...
+
+## test: everything, against a real kube-apiserver and real OVN daemons.
+test: deps
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+	go test -count=1 -timeout 30m ./...
+
+## unit-test: the tests that need neither OVN daemons nor an API server.
+unit-test:
+	go test -count=1 -short ./...
+
+## bench: benchmarks that print figures (see docs/benchmarks.md).
+bench: deps
+	@echo "make bench: no benchmark entries yet (the allocation and scale benchmarks come with the controllers)"; exit 1
+
+## run: a local stack (API server with the CRDs, OVN central) until Ctrl-C.
+run: deps build
+	hack/run.sh
+
+stop:
+	hack/run.sh stop
+
+clean:
+	rm -rf bin .run
