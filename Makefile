@@ -7,7 +7,7 @@ export GOFLAGS ?= -mod=mod
 KUBEBUILDER_ASSETS ?= $(CURDIR)/bin/k8s
 export KUBEBUILDER_ASSETS
 
-.PHONY: all build generate verify-generate deps envtest-bin ovn-deps test unit-test bench run stop fmt vet clean
+.PHONY: all build generate verify-generate deps envtest-bin ovn-deps test bench run stop fmt vet clean
 
 all: build
 
@@ -43,10 +43,6 @@ test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
-
-## unit-test: the tests that need neither OVN daemons nor an API server.
-unit-test:
-	go test -count=1 -short ./...
 
 ## bench: benchmarks that print figures (see docs/benchmarks.md).
 bench: deps

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,9 +33,15 @@ type Server struct {
 	dir    string
 	db     string
 	Socket string
+	extra  []string
 	cmd    *exec.Cmd
 	done   chan struct{}
 }
+
+// Pause stops the server process without closing its connections (SIGSTOP),
+// as a hung server would; Resume continues it.
+func (s *Server) Pause()  { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Endpoint is the server's endpoint in OVSDB connection format.
 func (s *Server) Endpoint() string { return "unix:" + s.Socket }
@@ -71,15 +78,15 @@ func StartTLSServer(t testing.TB, schemaFile, key, cert, ca string) (*Server, st
 	port := freePort(t)
 	endpoint := fmt.Sprintf("ssl:127.0.0.1:%d", port)
 	s.Stop()
-	s.start("--remote=p"+endpoint, "--private-key="+key, "--certificate="+cert, "--ca-cert="+ca)
+	// Passive remotes put the port first: pssl:PORT:IP.
+	s.extra = []string{fmt.Sprintf("--remote=pssl:%d:127.0.0.1", port), "--private-key=" + key, "--certificate=" + cert, "--ca-cert=" + ca}
+	s.Start()
 	waitFor(t, func() bool { return s.run("ovsdb-client", "list-dbs", "unix:"+s.Socket) == nil })
 	return s, endpoint
 }
 
 // Start (re)starts the server on the same database file and socket.
-func (s *Server) Start() { s.start() }
-
-func (s *Server) start(extra ...string) {
+func (s *Server) Start() {
 	s.t.Helper()
 	_ = os.Remove(s.Socket)
 	args := append([]string{
@@ -87,7 +94,7 @@ func (s *Server) start(extra ...string) {
 		"--unixctl=" + filepath.Join(s.dir, "ctl"),
 		"--log-file=" + filepath.Join(s.dir, "log"),
 		"-vconsole:off", "--no-chdir",
-	}, extra...)
+	}, s.extra...)
 	args = append(args, s.db)
 	s.cmd = exec.Command("ovsdb-server", args...)
 	if err := s.cmd.Start(); err != nil {
@@ -104,6 +111,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process dies only once continued
 	<-s.done
 	s.cmd = nil
 }

@@ -84,6 +84,7 @@ func StartEnv() (*Env, error) {
 	}
 	cfg, err := e.Start()
 	if err != nil {
+		_ = e.Stop() // Start leaves the control plane running when CRD install fails
 		return nil, fmt.Errorf("start kube-apiserver: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: e.Scheme})

@@ -11,7 +11,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.publicIPs) || self.publicIPs.filter(p, has(p.ipFamily) ? p.ipFamily == 'IPv4' : (has(p.ip) && isIP(p.ip) && ip(p.ip).family() == 4)).size() <= 1",message="spec.publicIPs: cannot have multiple external IPs of family IPv4",fieldPath=".publicIPs"
 // +kubebuilder:validation:XValidation:rule="!has(self.publicIPs) || self.publicIPs.filter(p, has(p.ipFamily) ? p.ipFamily == 'IPv6' : (has(p.ip) && isIP(p.ip) && ip(p.ip).family() == 6)).size() <= 1",message="spec.publicIPs: cannot have multiple external IPs of family IPv6",fieldPath=".publicIPs"
 // +kubebuilder:validation:XValidation:rule="!has(self.natGateways) || !has(self.publicIPs) || self.natGateways.all(n, !self.publicIPs.exists(p, has(p.ipFamily) ? p.ipFamily == n.ipFamily : (has(p.ip) && isIP(p.ip) && (ip(p.ip).family() == 4) == (n.ipFamily == 'IPv4'))))",message="spec.natGateways: cannot have NAT for an IP family that already has a public IP",fieldPath=".natGateways"
-// +kubebuilder:validation:XValidation:rule="has(self.nodeRef.name) && self.nodeRef.name != ''",message="spec.nodeRef.name: must specify target node"
+// +kubebuilder:validation:XValidation:rule="has(self.nodeRef.name) && size(self.nodeRef.name) > 0",message="spec.nodeRef.name: must specify target node"
 // +kubebuilder:validation:XValidation:rule="oldSelf.nodeRef == self.nodeRef",message="spec.nodeRef is immutable"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.networkRef) == has(self.networkRef) && (!has(self.networkRef) || oldSelf.networkRef == self.networkRef)",message="spec.networkRef is immutable"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.ips) == has(self.ips) && (!has(self.ips) || oldSelf.ips == self.ips)",message="spec.ips is immutable"
@@ -130,9 +130,9 @@ type NetworkInterfaceStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=nic,categories=apinet
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.networkRef.name`
-// +kubebuilder:printcolumn:name="IPs",type=string,JSONPath=`.spec.ips`
-// +kubebuilder:printcolumn:name="Prefixes",type=string,JSONPath=`.spec.prefixes`
-// +kubebuilder:printcolumn:name="PublicIPs",type=string,JSONPath=`.status.publicIPs`
+// +kubebuilder:printcolumn:name="IPs",type=string,JSONPath=`.spec.ips[*]`
+// +kubebuilder:printcolumn:name="Prefixes",type=string,JSONPath=`.spec.prefixes[*]`
+// +kubebuilder:printcolumn:name="PublicIPs",type=string,JSONPath=`.status.publicIPs[*]`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
