@@ -32,6 +32,9 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	runDir := fs.String("run-dir", ".run", "directory for the stack's databases, sockets, logs and env.sh")
 	samples := fs.String("samples", "", "directory of manifests to apply once the stack is up")
+	binDir := fs.String("bin-dir", "bin", "directory holding ovnet-controller")
+	var prefixes listFlag
+	fs.Var(&prefixes, "public-prefix", "public IP pool for ovnet-controller (repeatable; default 10.0.0.0/24, which holds the examples' addresses)")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*runDir)
 	if err != nil {
@@ -39,7 +42,10 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "up":
-		err = up(abs, *samples)
+		if len(prefixes) == 0 {
+			prefixes = listFlag{"10.0.0.0/24"}
+		}
+		err = up(abs, *samples, *binDir, prefixes)
 	case "stop":
 		err = stop(abs)
 	default:
@@ -56,7 +62,12 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func up(runDir, samples string) error {
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func up(runDir, samples, binDir string, prefixes []string) error {
 	pidFile := filepath.Join(runDir, "ovnet-dev.pid")
 	if pid, err := readPid(pidFile); err == nil && syscall.Kill(pid, 0) == nil {
 		return fmt.Errorf("a stack is already running in %s (pid %d): make stop", runDir, pid)
@@ -69,6 +80,10 @@ func up(runDir, samples string) error {
 		return err
 	}
 	defer s.Down()
+	fmt.Println("ovnet-dev: starting ovnet-controller with public prefixes", prefixes)
+	if err := s.StartController(binDir, stack.ControllerOptions{PublicPrefixes: prefixes}); err != nil {
+		return err
+	}
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return err
 	}
@@ -83,13 +98,15 @@ func up(runDir, samples string) error {
 	fmt.Printf(`
 The local stack is up. In another shell:
 
-  source %s/env.sh
+  source %[1]s/env.sh
   kubectl get apinet -A            # the ironcore-net objects
+  kubectl get ipaddr,networkids     # the locks on public IPs and network IDs
   ovn-nbctl show                   # the OVN northbound database
 
-Not running yet: ovnet-controller and ovnet-agent. Objects are validated and
-stored, but no IP or VNI is allocated and no OVN rows are written; those
-controllers are the next issues (see README.md).
+ovnet-controller (log: %[1]s/controller.log) allocates public IPs and network
+IDs and handles public-IP claims. Not running yet: the OVN translation and
+ovnet-agent, so no OVN rows are written and no interface is plugged (see
+README.md).
 
 Ctrl-C (or make stop) tears everything down.
 `, runDir)

@@ -11,9 +11,10 @@ import (
 
 // Stack is the local stack: the API server with the CRDs, and OVN central.
 type Stack struct {
-	RunDir  string
-	API     *testenv.Env
-	Central *Central
+	RunDir     string
+	API        *testenv.Env
+	Central    *Central
+	controller *Daemon
 }
 
 // Up starts the stack in runDir and writes runDir/env.sh, which sets
@@ -56,6 +57,7 @@ func Up(runDir string) (*Stack, error) {
 
 // Down stops everything the stack started.
 func (s *Stack) Down() {
+	s.controller.Stop()
 	if s.Central != nil {
 		s.Central.Stop()
 	}

@@ -26,6 +26,14 @@ func TestUpDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Down()
+	bin := t.TempDir()
+	if err := BuildBinaries(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartController(bin, ControllerOptions{PublicPrefixes: []string{"10.0.0.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
 	var pids []int
 	for _, d := range s.Central.daemons {
 		pids = append(pids, d.cmd.Process.Pid)
@@ -43,6 +51,16 @@ ovn-sbctl --bare --columns=name list SB_Global | wc -l`
 	if got := strings.Fields(string(out)); len(got) < 2 || got[0] != "192.168.178.1" || got[1] != "probe" {
 		t.Fatalf("kubectl/ovn-nbctl through env.sh gave %q", out)
 	}
+	// ovnet-controller allocates what the examples ask for.
+	waitShell(t, dir, "kubectl get ip my-public-ip -o jsonpath='{.status.conditions[0].reason} {.spec.ipFamily}'", "Allocated IPv4")
+	waitShell(t, dir, "kubectl get ipaddr 10.0.0.1 -o jsonpath='{.spec.claimRef.name}'", "my-public-ip")
+	waitShell(t, dir, "kubectl get ip my-public-ip -o jsonpath='{.spec.claimRef.resource}/{.spec.claimRef.name}'", "networkinterfaces/my-nic")
+	waitShell(t, dir, "kubectl get network my-network -o jsonpath='{.status.conditions[0].reason}'", "Allocated")
+	waitShell(t, dir, "kubectl get networkid -o jsonpath='{.items[0].spec.claimRef.name}'", "my-network")
+	// The example gateway names 10.0.0.3, for which no IP object exists:
+	// it says so instead of failing silently (decision 16).
+	waitShell(t, dir, "kubectl get natgateway my-nat-gateway -o jsonpath='{.status.conditions[0].reason}'", "IPNotFound")
+
 	// northd is alive and connected: the switch shows up in the SB database.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -70,4 +88,20 @@ func zombie(pid int) bool {
 	}
 	f := strings.Fields(string(b))
 	return len(f) > 2 && f[2] == "Z"
+}
+
+// waitShell runs script (with env.sh sourced) until its output is want.
+func waitShell(t *testing.T, dir, script, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _ := exec.Command("bash", "-c", "source "+dir+"/env.sh; "+script).CombinedOutput()
+		if strings.TrimSpace(string(out)) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %q, want %q", script, out, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -21,6 +20,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/apis/scheme"
 )
 
 // RepoRoot is the module's root directory.
@@ -30,16 +30,7 @@ func RepoRoot() string {
 }
 
 // Scheme holds the Kubernetes core kinds and ovnet's kinds.
-func Scheme() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := apinetv1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func Scheme() *k8sruntime.Scheme { return scheme.New() }
 
 // Env is a running API server with the CRDs installed.
 type Env struct {
@@ -82,11 +73,17 @@ func StartEnv() (*Env, error) {
 		BinaryAssetsDirectory: assets,
 		Scheme:                Scheme(),
 	}
+	// Test data is thrown away: skip etcd's fsync, which dominates write
+	// latency on shared disks.
+	e.ControlPlane.Etcd = &envtest.Etcd{}
+	e.ControlPlane.Etcd.Configure().Append("unsafe-no-fsync", "true")
 	cfg, err := e.Start()
 	if err != nil {
 		_ = e.Stop() // Start leaves the control plane running when CRD install fails
 		return nil, fmt.Errorf("start kube-apiserver: %w", err)
 	}
+	// A local test API server: no client-side rate limit.
+	cfg.QPS, cfg.Burst = 2000, 4000
 	c, err := client.New(cfg, client.Options{Scheme: e.Scheme})
 	if err != nil {
 		_ = e.Stop()

@@ -17,8 +17,10 @@ type IPAddressSpec struct {
 // from being handed out twice. Object names must be DNS subdomains, so an
 // IPv6 address is named with ':' written as '-' (2001:db8::1 is 2001-db8--1),
 // as in the apinet.ironcore.dev/ip label; IPv4 names are the address itself.
+// Kubernetes has an IPAddress kind of its own (networking.k8s.io): use
+// `kubectl get ipaddr` or `ipaddresses.core.apinet.ironcore.dev`.
 // +kubebuilder:object:root=true
-// +kubebuilder:resource:scope=Cluster,categories=apinet
+// +kubebuilder:resource:scope=Cluster,categories=apinet,shortName=ipaddr
 // +kubebuilder:printcolumn:name="ClaimRef",type=string,JSONPath=`.spec.claimRef.name`
 // +kubebuilder:printcolumn:name="ClaimNamespace",type=string,JSONPath=`.spec.claimRef.namespace`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

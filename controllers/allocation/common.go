@@ -1,0 +1,62 @@
+package allocation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// Field indexes the allocation controllers register.
+const (
+	indexIPAddress     = "spec.ip"
+	indexClaimUID      = "spec.claimRef.uid"
+	actionAllocate     = "Allocate"
+	actionClaim        = "Claim"
+	fieldOwner         = client.FieldOwner("ovnet-controller")
+	conditionIPsClaims = "PublicIPsClaimed"
+)
+
+// retryWaiting is how often an object that waits for a free value (a full
+// pool, a value held by another object) is retried even without an event:
+// a safety net for wake-ups lost between a release and the waiter's status.
+const retryWaiting = 20 * time.Second
+
+// recheckPending is how soon a lock whose claimer has not recorded an
+// address yet is looked at again.
+const recheckPending = 2 * time.Second
+
+// claimRefGroup is the API group claimers write into claim references.
+var claimRefGroup = apinetv1alpha1.GroupVersion.Group
+
+// setCondition sets one condition and reports whether anything changed.
+func setCondition(conds *[]metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason, message string) bool {
+	return meta.SetStatusCondition(conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: generation,
+	})
+}
+
+// warn records a Warning event on obj.
+func warn(rec recorder.EventRecorder, obj client.Object, reason, action, format string, args ...any) {
+	rec.Eventf(obj, nil, "Warning", reason, action, format, args...)
+}
+
+// existsLive reports whether an object with this key and UID exists, asking
+// the API server rather than the cache: a "gone" verdict deletes things, so
+// it must not come from a cache that has not seen a new object yet.
+func existsLive(ctx context.Context, reader client.Reader, obj client.Object, key client.ObjectKey, uid string) (bool, error) {
+	if err := reader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("get %s: %w", key, err)
+	}
+	return string(obj.GetUID()) == uid, nil
+}

@@ -1,0 +1,308 @@
+package allocation
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// Options configure the allocation controllers.
+type Options struct {
+	IPPool *IPPool
+	IDPool *IDPool
+}
+
+// Setup registers the field indexes, the pools' views of taken values and
+// every allocation controller with mgr.
+func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, indexIPAddress, func(o client.Object) []string {
+		if ip := o.(*apinetv1alpha1.IP).Spec.IP; ip != "" {
+			return []string{canonical(ip)}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index IPs by address: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, indexClaimUID, func(o client.Object) []string {
+		if ref := o.(*apinetv1alpha1.IP).Spec.ClaimRef; ref != nil && ref.UID != "" {
+			return []string{string(ref.UID)}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index IPs by claimer: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IPAddress{}, indexClaimUID, func(o client.Object) []string {
+		return []string{string(o.(*apinetv1alpha1.IPAddress).Spec.ClaimRef.UID)}
+	}); err != nil {
+		return fmt.Errorf("index IPAddresses by claimer: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkID{}, indexClaimUID, func(o client.Object) []string {
+		return []string{string(o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef.UID)}
+	}); err != nil {
+		return fmt.Errorf("index NetworkIDs by claimer: %w", err)
+	}
+	if err := feedPools(ctx, mgr, opts); err != nil {
+		return err
+	}
+
+	c := mgr.GetClient()
+	reader := mgr.GetAPIReader()
+	rec := mgr.GetEventRecorder("ovnet-controller")
+
+	ipr := &IPReconciler{Client: c, APIReader: reader, Pool: opts.IPPool, Recorder: rec}
+	// Allocation is safe to run in parallel: the lock objects serialise it.
+	parallel := controller.Options{MaxConcurrentReconciles: 4}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("ip").For(&apinetv1alpha1.IP{}).WithOptions(parallel).
+		// A released address (or a full pool that frees up) retries the IPs waiting for one.
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(ipr.waitingIPs), builder.WithPredicates(onDelete())).
+		Complete(ipr); err != nil {
+		return err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).WithOptions(parallel).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(locksOfIP(c))).
+		Complete(&IPAddressReconciler{Client: c, APIReader: reader}); err != nil {
+		return err
+	}
+	nwr := &NetworkReconciler{Client: c, APIReader: reader, Pool: opts.IDPool, Recorder: rec}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(parallel).
+		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(nwr.waitingNetworks), builder.WithPredicates(onDelete())).
+		Complete(nwr); err != nil {
+		return err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("networkid").For(&apinetv1alpha1.NetworkID{}).WithOptions(parallel).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksOfNetwork(c))).
+		Complete(&NetworkIDReconciler{Client: c, APIReader: reader}); err != nil {
+		return err
+	}
+	for _, kind := range Claimers {
+		r := &ClaimReconciler{Client: c, Kind: kind, Recorder: rec}
+		if err := ctrl.NewControllerManagedBy(mgr).Named("claims-"+kind.Resource).For(kind.New()).
+			Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(r.claimersOfIP)).
+			Complete(r); err != nil {
+			return err
+		}
+	}
+	gc := ctrl.NewControllerManagedBy(mgr).Named("ipclaimgc").For(&apinetv1alpha1.IP{})
+	for _, kind := range Claimers {
+		// A deleted claimer releases its IPs.
+		gc = gc.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(ipsClaimedBy(c)), builder.WithPredicates(onDelete()))
+	}
+	if err := gc.Complete(&IPClaimGCReconciler{Client: c, APIReader: reader}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").For(&apinetv1alpha1.NetworkInterface{}).
+		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(nicsOfNamespace(c)), builder.WithPredicates(onDelete())).
+		Complete(&NATReleaseReconciler{Client: c, APIReader: reader})
+}
+
+// feedPools keeps the pools' views of taken values from the informers.
+func feedPools(ctx context.Context, mgr manager.Manager, opts Options) error {
+	ipInf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.IPAddress{})
+	if err != nil {
+		return err
+	}
+	addr := func(o any) (netip.Addr, bool) {
+		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		l, ok := o.(*apinetv1alpha1.IPAddress)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		a, err := netip.ParseAddr(string(l.Spec.IP))
+		return a, err == nil
+	}
+	if _, err := ipInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if a, ok := addr(o); ok {
+				opts.IPPool.MarkTaken(a)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if a, ok := addr(o); ok {
+				opts.IPPool.MarkFree(a)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	idInf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.NetworkID{})
+	if err != nil {
+		return err
+	}
+	id := func(o any) (int64, bool) {
+		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		l, ok := o.(*apinetv1alpha1.NetworkID)
+		if !ok {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(l.Name, 10, 64)
+		return v, err == nil
+	}
+	_, err = idInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if v, ok := id(o); ok {
+				opts.IDPool.MarkTaken(v)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if v, ok := id(o); ok {
+				opts.IDPool.MarkFree(v)
+			}
+		},
+	})
+	return err
+}
+
+func onDelete() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// waitingIPs are the IPs that could take a just-released address.
+func (r *IPReconciler) waitingIPs(ctx context.Context, o client.Object) []reconcile.Request {
+	var ips apinetv1alpha1.IPList
+	if err := r.List(ctx, &ips); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, ip := range ips.Items {
+		// Not only IPs already marked as waiting: one whose PoolExhausted
+		// status has not reached the cache yet must not miss the wake-up.
+		if c := findCondition(ip.Status.Conditions, apinetv1alpha1.ConditionReady); ip.Spec.IP == "" || c == nil || c.Status != "True" {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ip)})
+		}
+	}
+	return out
+}
+
+// waitingNetworks are the Networks that could take a just-released ID.
+func (r *NetworkReconciler) waitingNetworks(ctx context.Context, o client.Object) []reconcile.Request {
+	var nws apinetv1alpha1.NetworkList
+	if err := r.List(ctx, &nws); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, nw := range nws.Items {
+		if c := findCondition(nw.Status.Conditions, apinetv1alpha1.ConditionReady); nw.Spec.ID == "" || c == nil || c.Status != "True" {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nw)})
+		}
+	}
+	return out
+}
+
+// locksOfIP maps an IP to every IPAddress it claims and the one of its
+// address: a lock left over from a lost race is then released.
+func locksOfIP(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var out []reconcile.Request
+		if a, err := netip.ParseAddr(string(o.(*apinetv1alpha1.IP).Spec.IP)); err == nil {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: apinetv1alpha1.IPAddressName(a)}})
+		}
+		var locks apinetv1alpha1.IPAddressList
+		if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(o.GetUID())}); err == nil {
+			for i := range locks.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
+			}
+		}
+		return out
+	}
+}
+
+// locksOfNetwork maps a Network to every NetworkID it claims and the one of its VNI.
+func locksOfNetwork(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var out []reconcile.Request
+		if id := o.(*apinetv1alpha1.Network).Spec.ID; id != "" {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: id}})
+		}
+		var locks apinetv1alpha1.NetworkIDList
+		if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(o.GetUID())}); err == nil {
+			for i := range locks.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
+			}
+		}
+		return out
+	}
+}
+
+// claimersOfIP maps an IP to its claimer of this kind, and to the claimers
+// in its namespace that ask for its address but do not hold it yet.
+func (r *ClaimReconciler) claimersOfIP(ctx context.Context, o client.Object) []reconcile.Request {
+	ip := o.(*apinetv1alpha1.IP)
+	var out []reconcile.Request
+	if ref := ip.Spec.ClaimRef; ref != nil && ref.Resource == r.Kind.Resource {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}})
+	}
+	if ip.Spec.IP == "" {
+		return out
+	}
+	list := r.Kind.NewList()
+	if err := r.List(ctx, list, client.InNamespace(ip.Namespace)); err != nil {
+		return out
+	}
+	for _, c := range r.Kind.items(list) {
+		for _, e := range r.Kind.requests(c) {
+			if e.ip != "" && canonical(e.ip) == canonical(ip.Spec.IP) {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(c)})
+			}
+		}
+	}
+	return out
+}
+
+// ipsClaimedBy maps a claimer to the IPs it claims.
+func ipsClaimedBy(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var ips apinetv1alpha1.IPList
+		if err := c.List(ctx, &ips, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexClaimUID: string(o.GetUID())}); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(ips.Items))
+		for i := range ips.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ips.Items[i])}
+		}
+		return out
+	}
+}
+
+// nicsOfNamespace maps a deleted NATGateway to the NICs of its namespace.
+func nicsOfNamespace(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var nics apinetv1alpha1.NetworkInterfaceList
+		if err := c.List(ctx, &nics, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for _, n := range nics.Items {
+			for _, g := range n.Spec.NATGateways {
+				if g.ClaimRef.Name == o.GetName() {
+					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&n)})
+				}
+			}
+		}
+		return out
+	}
+}
