@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/controllers/allocation"
 )
 
 // maxVNI is the largest VNI whose OVN router tunnel key (VNI + 2^23) is
@@ -30,7 +30,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	var (
-		publicPrefixes listFlag
+		publicPrefixes     listFlag
 		minVNI, maxVNIFlag int64
 		leaderElect        bool
 		metricsAddr        string
