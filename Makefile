@@ -44,9 +44,9 @@ test: deps
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
 
-## bench: benchmarks that print figures (see docs/benchmarks.md).
+## bench: benchmarks that print figures and write docs/benchmarks.md.
 bench: deps
-	@echo "make bench: no benchmark entries yet (the allocation and scale benchmarks come with the controllers)"; exit 1
+	go run ./test/bench -out docs/benchmarks.md
 
 ## run: a local stack (API server with the CRDs, OVN central) until Ctrl-C.
 run: deps build

@@ -256,3 +256,36 @@ func TestNetworkIDs(t *testing.T) {
 	}
 	ready(taken, "True/Allocated: network ID 201")
 }
+
+// TestForeignLocksKept: an IPAddress claimed by a kind ovnet does not manage
+// is never released by ovnet, and its address is not handed out.
+func TestForeignLocksKept(t *testing.T) {
+	env := testenv.Start(t)
+	startManager(t, env, []string{"10.9.0.0/30"}, 200, 203)
+	c, ctx := env.Client, context.Background()
+	ns := namespace(t, c)
+	foreign := []string{"10.9.0.0", "10.9.0.1", "10.9.0.2"}
+	for _, a := range foreign {
+		if err := c.Create(ctx, &apinetv1alpha1.IPAddress{
+			ObjectMeta: metav1.ObjectMeta{Name: a},
+			Spec:       apinetv1alpha1.IPAddressSpec{IP: apinetv1alpha1.IPAddr(a), ClaimRef: apinetv1alpha1.ClaimRef{Group: "other.example", Resource: "vips", Name: "x"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ip := newIP(ns, "ip", apinetv1alpha1.IPv4, "")
+	if err := c.Create(ctx, ip); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "IP gets the one free address", func() error {
+		if got := get(t, c, ip).Spec.IP; got != "10.9.0.3" {
+			return fmt.Errorf("spec.ip = %q", got)
+		}
+		return nil
+	})
+	for _, a := range foreign {
+		if err := c.Get(ctx, client.ObjectKey{Name: a}, &apinetv1alpha1.IPAddress{}); err != nil {
+			t.Errorf("foreign lock %s: %v", a, err)
+		}
+	}
+}

@@ -60,8 +60,9 @@ func (r *IPAddressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 // address, and whether that is settled (the IP has recorded its address).
 func (r *IPAddressReconciler) held(ctx context.Context, lock *apinetv1alpha1.IPAddress) (held, settled bool, err error) {
 	ref := lock.Spec.ClaimRef
-	if ref.Resource != "ips" || ref.Name == "" {
-		return false, true, nil
+	if ref.Group != claimRefGroup || ref.Resource != "ips" {
+		// Claimed by a kind ovnet does not manage: not ours to release.
+		return true, true, nil
 	}
 	ip := &apinetv1alpha1.IP{}
 	ok, err := existsLive(ctx, r.APIReader, ip, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))

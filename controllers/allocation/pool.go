@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -43,7 +44,13 @@ type IPPool struct {
 	prefixes map[corev1.IPFamily][]netip.Prefix
 	mu       sync.RWMutex
 	taken    map[netip.Addr]struct{}
+	tries    atomic.Int64
 }
+
+// Tries is the number of candidates offered so far (each costs one create
+// request); divided by the allocations it shows whether the view of taken
+// addresses keeps the cost flat.
+func (p *IPPool) Tries() int64 { return p.tries.Load() }
 
 // NewIPPool groups prefixes by family, keeping their order.
 func NewIPPool(prefixes []netip.Prefix) *IPPool {
@@ -122,6 +129,7 @@ func (p *IPPool) Candidates(f corev1.IPFamily, try func(netip.Addr) (bool, error
 			if p.isTaken(addr) {
 				continue
 			}
+			p.tries.Add(1)
 			ok, err := try(addr)
 			if err != nil {
 				return false, err

@@ -1,0 +1,113 @@
+package rows
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+)
+
+// RouterTunnelKeyOffset: a Network's router has tunnel key VNI + 2^23, a
+// range disjoint from the switches' (VNI), so northd never re-keys one for
+// the other (ovn-topology.md §4 items 6-8).
+const RouterTunnelKeyOffset = 1 << 23
+
+// MaxVNI is the largest VNI whose router key stays a valid tunnel key.
+const MaxVNI = 1<<23 - 1
+
+// GatewayLinkLocal is every Network's internal router address; guests route
+// everything to it.
+const GatewayLinkLocal = "169.254.0.1"
+
+// Keys of a Network's rows (owner: the Network).
+const (
+	KeySwitch        = "ls"
+	KeyRouter        = "lr"
+	KeyRouterPortLS  = "lrp-ls"
+	keySwitchToLR    = "lsp-to-lr"
+	keyRouterPortGW  = "lrp-gw"
+	keyProviderToGW  = "provider-lsp-to-gw"
+	keyDefaultRoute  = "route-default"
+	keyGatewayPrefix = "gateway-chassis-"
+)
+
+// GatewayChassis is a chassis that may host a Network's gateway port, with
+// its priority (higher wins).
+type GatewayChassis struct {
+	Name     string
+	Priority int
+}
+
+// NetworkInput is what a Network's rows depend on besides the Network.
+type NetworkInput struct {
+	Network   *apinetv1alpha1.Network
+	VNI       int64
+	TransitIP netip.Addr
+	Provider  Provider
+	Gateways  []GatewayChassis
+}
+
+// Names of a Network's rows.
+func NetworkSwitchName(nw *apinetv1alpha1.Network) string { return nw.Namespace + "/" + nw.Name }
+func NetworkRouterName(nw *apinetv1alpha1.Network) string { return nw.Namespace + "/" + nw.Name }
+func routerPortLSName(nw *apinetv1alpha1.Network) string  { return NetworkRouterName(nw) + "/lr-ls" }
+func routerPortGWName(nw *apinetv1alpha1.Network) string  { return NetworkRouterName(nw) + "/lr-gw" }
+
+// RouterPortLSNameOf is the internal router port of the Network named
+// namespace/name: the output port of the routes to its NetworkInterfaces.
+func RouterPortLSNameOf(namespace, name string) string { return namespace + "/" + name + "/lr-ls" }
+
+// NetworkKey is the primary key of a Network row in other owners' parents:
+// keys are unique per table, so they carry the Network's UID.
+func NetworkKey(uid, key string) string { return uid + "/" + key }
+
+// NetworkRows: one switch (tunnel key = VNI) and one router (VNI + 2^23),
+// joined by a router port at 169.254.0.1/32; a distributed gateway port with
+// a transit address on the provider switch, on the gateway chassis; a
+// default route to the provider's next hop (ovn-topology.md §2.2).
+func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
+	nw := in.Network
+	if in.VNI < 1 || in.VNI > MaxVNI {
+		return nil, fmt.Errorf("VNI %d is outside 1..%d", in.VNI, MaxVNI)
+	}
+	if !in.Provider.TransitPrefix.Contains(in.TransitIP) {
+		return nil, fmt.Errorf("transit IP %s is outside %s", in.TransitIP, in.Provider.TransitPrefix)
+	}
+	uid := string(nw.UID)
+	key := func(k string) string { return NetworkKey(uid, k) }
+	lr := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "ports", Key: key(KeyRouter)}}
+	vni := strconv.FormatInt(in.VNI, 10)
+	rows := []ovn.Row{
+		{Key: key(KeySwitch), Model: &nbdb.LogicalSwitch{Name: NetworkSwitchName(nw), OtherConfig: map[string]string{"requested-tnl-key": vni}}},
+		{Key: key(KeyRouter), Model: &nbdb.LogicalRouter{Name: NetworkRouterName(nw),
+			Options: map[string]string{"requested-tnl-key": strconv.FormatInt(in.VNI+RouterTunnelKeyOffset, 10)}}},
+		{Key: key(KeyRouterPortLS), Parents: lr, Model: &nbdb.LogicalRouterPort{
+			Name: routerPortLSName(nw), MAC: networkMAC(in.VNI, 1), Networks: []string{GatewayLinkLocal + "/32"}}},
+		{Key: key(keySwitchToLR), Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: key(KeySwitch)}},
+			Model: &nbdb.LogicalSwitchPort{Name: NetworkSwitchName(nw) + "/to-lr", Type: "router", Addresses: []string{"router"},
+				Options: map[string]string{"router-port": routerPortLSName(nw)}}},
+		{Key: key(keyRouterPortGW), Parents: lr, Model: &nbdb.LogicalRouterPort{
+			Name: routerPortGWName(nw), MAC: networkMAC(in.VNI, 2),
+			Networks: []string{netip.PrefixFrom(in.TransitIP, in.Provider.TransitPrefix.Bits()).String()}}},
+		{Key: key(keyProviderToGW), Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: KeyProviderSwitch}},
+			Model: &nbdb.LogicalSwitchPort{Name: ProviderSwitchName(in.Provider) + "/" + nw.Namespace + "/" + nw.Name, Type: "router",
+				Addresses: []string{"router"}, Options: map[string]string{"router-port": routerPortGWName(nw)}}},
+		{Key: key(keyDefaultRoute), Parents: []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: key(KeyRouter)}},
+			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: "0.0.0.0/0", Nexthop: in.Provider.NextHop.String()}},
+	}
+	gw := []ovn.Parent{{Table: nbdb.LogicalRouterPortTable, Column: "gateway_chassis", Key: key(keyRouterPortGW)}}
+	for _, g := range in.Gateways {
+		rows = append(rows, ovn.Row{Key: key(keyGatewayPrefix + g.Name), Parents: gw, Model: &nbdb.GatewayChassis{
+			Name: routerPortGWName(nw) + "/" + g.Name, ChassisName: g.Name, Priority: g.Priority}})
+	}
+	return rows, nil
+}
+
+// networkMAC is 0a:58:<VNI as 3 bytes>:<n>: unique per Network, which the
+// gateway ports need on the shared provider segment.
+func networkMAC(vni int64, n byte) string {
+	return fmt.Sprintf("0a:58:%02x:%02x:%02x:%02x", byte(vni>>16), byte(vni>>8), byte(vni), n)
+}

@@ -1,0 +1,66 @@
+// Command bench measures ovnet against real components and prints figures
+// (make bench). Entries:
+//
+//	alloc: public IPs allocated per second end to end (IP created → spec.ip
+//	       set) at 10%, 50% and 95% fill of a pool, and the candidates
+//	       tried per allocated IP, on a real kube-apiserver.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+func main() {
+	pool := flag.String("pool", "10.128.0.0/16", "public prefix of the allocation benchmark")
+	perStep := flag.Int("ips", 300, "IPs allocated at each fill level")
+	out := flag.String("out", "", "also write the results as Markdown to this file")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	prefix, err := netip.ParsePrefix(*pool)
+	if err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	res, err := benchAlloc(ctx, prefix, []float64{0.10, 0.50, 0.95}, *perStep)
+	if err != nil {
+		fail(err)
+	}
+	table := res.markdown()
+	fmt.Print(table)
+	if *out != "" {
+		doc := "# Benchmarks\n\nWritten by `make bench` (test/bench). " + machine() + "\n\n" + table
+		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("Machine: %d CPUs (%s), %s, measured %s; figures are from one run, ratios compare steps of that run.",
+		runtime.NumCPU(), model, runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}
