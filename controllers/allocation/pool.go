@@ -85,6 +85,9 @@ func (p *IPPool) Contains(addr netip.Addr) bool {
 func (p *IPPool) MarkTaken(a netip.Addr) { p.mu.Lock(); p.taken[a] = struct{}{}; p.mu.Unlock() }
 func (p *IPPool) MarkFree(a netip.Addr)  { p.mu.Lock(); delete(p.taken, a); p.mu.Unlock() }
 
+// IsTaken reports whether the view holds a as taken.
+func (p *IPPool) IsTaken(a netip.Addr) bool { return p.isTaken(a) }
+
 func (p *IPPool) isTaken(a netip.Addr) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -79,21 +79,24 @@ func benchAlloc(ctx context.Context, pool netip.Prefix, fills []float64, perStep
 
 	c := env.Client
 	size := int(new(big.Int).Lsh(big.NewInt(1), uint(pool.Addr().BitLen()-pool.Bits())).Int64())
-	filled, created := 0, 0
 	next := pool.Addr()
 	for step, fill := range fills {
-		// Fill up to the level before this step's IPs are created.
+		// Fill up to the level, skipping addresses earlier steps' IPs took,
+		// and let the controller's view catch up, so the timing is of
+		// allocation, not of the prefill's event backlog.
 		target := int(fill * float64(size))
-		if err := prefill(ctx, c, &next, target-filled-created); err != nil {
+		if err := settle(ipPool, pool); err != nil {
 			return res, err
 		}
-		filled = target - created
-		// Let the controller's informers catch up with the prefill, so the
-		// timing is of allocation, not of the prefill's event backlog.
-		for ipPool.Used(pool) < target {
-			time.Sleep(100 * time.Millisecond)
+		if err := prefill(ctx, c, ipPool, pool, &next, target-ipPool.Used(pool)); err != nil {
+			return res, err
 		}
-		time.Sleep(2 * time.Second)
+		if err := waitFor(func() bool { return ipPool.Used(pool) >= target }); err != nil {
+			return res, fmt.Errorf("prefill to %d addresses: %w", target, err)
+		}
+		if err := settle(ipPool, pool); err != nil {
+			return res, err
+		}
 		takenBefore := ipPool.Used(pool)
 		ns := fmt.Sprintf("bench-%d", step)
 		if err := c.Create(ctx, &corev1Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -113,7 +116,6 @@ func benchAlloc(ctx context.Context, pool netip.Prefix, fills []float64, perStep
 			return res, err
 		}
 		elapsed := time.Since(start)
-		created += perStep
 		res.steps = append(res.steps, allocStep{
 			fill: fill, taken: takenBefore, ips: perStep, elapsed: elapsed,
 			triesPerIP: float64(ipPool.Tries()-triesBefore) / float64(perStep),
@@ -122,14 +124,16 @@ func benchAlloc(ctx context.Context, pool netip.Prefix, fills []float64, perStep
 	return res, nil
 }
 
-// prefill creates n IPAddress locks at sequential addresses from next.
-func prefill(ctx context.Context, c client.Client, next *netip.Addr, n int) error {
-	addrs := make([]netip.Addr, n)
-	for i := range addrs {
-		addrs[i] = *next
+// prefill creates n IPAddress locks at sequential free addresses from next.
+func prefill(ctx context.Context, c client.Client, view *allocation.IPPool, pool netip.Prefix, next *netip.Addr, n int) error {
+	var addrs []netip.Addr
+	for len(addrs) < n && pool.Contains(*next) {
+		if !view.IsTaken(*next) {
+			addrs = append(addrs, *next)
+		}
 		*next = next.Next()
 	}
-	return parallel(16, n, func(i int) error {
+	return parallel(16, len(addrs), func(i int) error {
 		a := addrs[i]
 		err := c.Create(ctx, &apinetv1alpha1.IPAddress{
 			ObjectMeta: metav1.ObjectMeta{Name: apinetv1alpha1.IPAddressName(a)},
@@ -137,10 +141,35 @@ func prefill(ctx context.Context, c client.Client, next *netip.Addr, n int) erro
 				ClaimRef: apinetv1alpha1.ClaimRef{Group: "bench.ovnet.dev", Resource: "fillers", Name: "filler"}},
 		})
 		if apierrors.IsAlreadyExists(err) {
-			return nil // taken by an IP of an earlier step: taken all the same
+			return nil // taken behind the view's back: taken all the same
 		}
 		return err
 	})
+}
+
+// settle waits until the view's count of taken addresses stops changing.
+func settle(view *allocation.IPPool, pool netip.Prefix) error {
+	last, stable := -1, 0
+	return waitFor(func() bool {
+		n := view.Used(pool)
+		if n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+		return stable >= 10 // unchanged for a second
+	})
+}
+
+func waitFor(cond func() bool) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
 }
 
 func waitAllocated(ctx context.Context, c client.Client, ns string, n int) error {
