@@ -20,7 +20,9 @@ import (
 // column of the row except reference columns (those are changed only through
 // Parents of the referenced rows) and columns the OVN daemons write.
 type Row struct {
-	Model   model.Model
+	Model model.Model
+	// Key is unique within the row's table across all owners: builders
+	// prefix it with the owner's UID.
 	Key     string
 	Extra   map[string]string
 	Parents []Parent

@@ -1,76 +1,97 @@
 // Command ovnet-controller runs ovnet's controllers in one
 // controller-runtime manager: allocation of public IPs and network IDs,
-// public-IP claims and their garbage collection.
+// public-IP claims and their garbage collection, and (with --ovn-nb) the
+// translation of Networks and NetworkInterfaces into OVN northbound rows.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
 // maxVNI is the largest VNI whose OVN router tunnel key (VNI + 2^23) is
 // still valid (≤ 2^24-1); see docs/ovn-mapping.md.
-const maxVNI = 1<<23 - 1
+const maxVNI = rows.MaxVNI
 
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+type flags struct {
+	publicPrefixes     listFlag
+	minVNI, maxVNIFlag int64
+	leaderElect        bool
+	metricsAddr        string
+	probeAddr          string
+	nb                 string
+	nbKey, nbCert      string
+	nbCA               string
+	provider           string
+	transitPrefix      string
+	nextHop            string
+}
+
 func main() {
-	var (
-		publicPrefixes     listFlag
-		minVNI, maxVNIFlag int64
-		leaderElect        bool
-		metricsAddr        string
-		probeAddr          string
-	)
-	flag.Var(&publicPrefixes, "public-prefix", "public IP pool, e.g. 10.0.0.0/24; repeatable and comma-separated, both families, order kept")
-	flag.Int64Var(&minVNI, "min-vni", 200, "lowest network ID (VNI) to allocate")
-	flag.Int64Var(&maxVNIFlag, "max-vni", maxVNI, "highest network ID (VNI) to allocate; at most 8388607")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "run only while holding the leader lease (for several replicas)")
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	var f flags
+	flag.Var(&f.publicPrefixes, "public-prefix", "public IP pool, e.g. 10.0.0.0/24; repeatable and comma-separated, both families, order kept")
+	flag.Int64Var(&f.minVNI, "min-vni", 200, "lowest network ID (VNI) to allocate")
+	flag.Int64Var(&f.maxVNIFlag, "max-vni", maxVNI, "highest network ID (VNI) to allocate; at most 8388607")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false, "run only while holding the leader lease (for several replicas)")
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	flag.StringVar(&f.nb, "ovn-nb", "", "OVN northbound endpoints, comma-separated (tcp:IP:PORT, ssl:IP:PORT, unix:PATH); empty: no OVN translation")
+	flag.StringVar(&f.nbKey, "ovn-nb-private-key", "", "client key (PEM) for ssl: endpoints")
+	flag.StringVar(&f.nbCert, "ovn-nb-certificate", "", "client certificate (PEM) for ssl: endpoints")
+	flag.StringVar(&f.nbCA, "ovn-nb-ca-cert", "", "CA certificate (PEM) that signed the NB server's certificate")
+	flag.StringVar(&f.provider, "provider-network", "physnet1", "physical network name of the provider switch's localnet port (ovn-bridge-mappings)")
+	flag.StringVar(&f.transitPrefix, "transit-prefix", "100.64.0.0/16", "prefix of the Networks' gateway-port addresses on the provider network")
+	flag.StringVar(&f.nextHop, "provider-next-hop", "100.64.0.1", "upstream router on the transit prefix: the Networks' default route")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
-	if err := run(ctrl.SetupSignalHandler(), publicPrefixes, minVNI, maxVNIFlag, leaderElect, metricsAddr, probeAddr); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), f); err != nil {
 		log.Error(err, "ovnet-controller failed")
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, publicPrefixes []string, minVNI, maxVNIFlag int64, leaderElect bool, metricsAddr, probeAddr string) error {
-	prefixes, err := allocation.ParsePrefixes(publicPrefixes)
+func run(ctx context.Context, f flags) error {
+	prefixes, err := allocation.ParsePrefixes(f.publicPrefixes)
 	if err != nil {
 		return err
 	}
-	if maxVNIFlag > maxVNI {
-		return fmt.Errorf("--max-vni %d: at most %d, because OVN router tunnel keys are VNI + 2^23 and must stay below 2^24", maxVNIFlag, maxVNI)
+	if f.maxVNIFlag > maxVNI {
+		return fmt.Errorf("--max-vni %d: at most %d, because OVN router tunnel keys are VNI + 2^23 and must stay below 2^24", f.maxVNIFlag, maxVNI)
 	}
-	idPool, err := allocation.NewIDPool(minVNI, maxVNIFlag)
+	idPool, err := allocation.NewIDPool(f.minVNI, f.maxVNIFlag)
 	if err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme.New(),
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
+		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "ovnet-controller.apinet.ironcore.dev",
 	})
 	if err != nil {
@@ -79,12 +100,49 @@ func run(ctx context.Context, publicPrefixes []string, minVNI, maxVNIFlag int64,
 	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(prefixes), IDPool: idPool}); err != nil {
 		return fmt.Errorf("allocation controllers: %w", err)
 	}
+	if f.nb != "" {
+		if err := setupTranslation(ctx, mgr, f, prefixes); err != nil {
+			return err
+		}
+	} else {
+		ctrl.Log.WithName("setup").Info("no --ovn-nb: Networks and NetworkInterfaces are not written to OVN")
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting", "publicPrefixes", prefixes, "vniRange", fmt.Sprintf("[%d, %d]", minVNI, maxVNIFlag))
+	ctrl.Log.WithName("setup").Info("starting", "publicPrefixes", prefixes, "vniRange", fmt.Sprintf("[%d, %d]", f.minVNI, f.maxVNIFlag))
 	return mgr.Start(ctx)
+}
+
+// setupTranslation connects to the NB database and registers the OVN
+// translation controllers.
+func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []netip.Prefix) error {
+	endpoints, err := ovn.ParseEndpoints(f.nb)
+	if err != nil {
+		return err
+	}
+	cfg := ovn.Config{Endpoints: endpoints, LeaderOnly: true, Logger: ctrl.Log.WithName("ovsdb"), Metrics: ovn.NewMetrics(metrics.Registry)}
+	if f.nbKey != "" || f.nbCert != "" || f.nbCA != "" {
+		if cfg.TLS, err = ovn.LoadTLS(f.nbKey, f.nbCert, f.nbCA); err != nil {
+			return err
+		}
+	}
+	transit, err := netip.ParsePrefix(f.transitPrefix)
+	if err != nil {
+		return fmt.Errorf("--transit-prefix: %w", err)
+	}
+	nextHop, err := netip.ParseAddr(f.nextHop)
+	if err != nil || !transit.Contains(nextHop) {
+		return fmt.Errorf("--provider-next-hop %q must be an address in --transit-prefix %s", f.nextHop, transit)
+	}
+	nb, err := ovn.ConnectNB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: rows.Provider{
+		PhysicalNetwork: f.provider, TransitPrefix: transit.Masked(), NextHop: nextHop, PublicPrefixes: public,
+	}})
 }

@@ -77,28 +77,14 @@ func (r *IPReconciler) allocate(ctx context.Context, ip *apinetv1alpha1.IP) (net
 	if ip.Spec.IP != "" {
 		return r.takeExplicit(ctx, ip)
 	}
-	// A lock we created before crashing (or before a failed write of
-	// spec.ip) is ours: use it instead of taking a second address.
-	var locks apinetv1alpha1.IPAddressList
-	if err := r.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(ip.UID)}); err != nil {
-		return netip.Addr{}, "", "", err
-	}
-	for _, l := range locks.Items {
-		if a, err := netip.ParseAddr(string(l.Spec.IP)); err == nil && l.DeletionTimestamp.IsZero() {
-			return a, "", "", nil
-		}
-	}
 	family := ip.Spec.IPFamily
 	if len(r.Pool.Prefixes(family)) == 0 {
 		return netip.Addr{}, "NoPool", fmt.Sprintf("cannot allocate IPs of family %s: no public prefix of that family is configured", family), nil
 	}
-	var taken netip.Addr
-	ok, err := r.Pool.Candidates(family, func(a netip.Addr) (bool, error) {
-		created, err := r.createLock(ctx, ip, a)
-		if created {
-			taken = a
-		}
-		return created, err
+	// A lock this IP already holds (we crashed, or the write of spec.ip
+	// failed) is reused rather than a second address taken.
+	addr, ok, err := TakeAddress(ctx, r.Client, r.Pool, family, apinetv1alpha1.ClaimRef{
+		Group: claimRefGroup, Resource: "ips", Namespace: ip.Namespace, Name: ip.Name, UID: ip.UID,
 	})
 	if err != nil {
 		return netip.Addr{}, "", "", err
@@ -106,7 +92,7 @@ func (r *IPReconciler) allocate(ctx context.Context, ip *apinetv1alpha1.IP) (net
 	if !ok {
 		return netip.Addr{}, apinetv1alpha1.ReasonPoolExhausted, fmt.Sprintf("all %s public IP addresses are allocated", family), nil
 	}
-	return taken, "", "", nil
+	return addr, "", "", nil
 }
 
 func (r *IPReconciler) takeExplicit(ctx context.Context, ip *apinetv1alpha1.IP) (netip.Addr, string, string, error) {
@@ -139,26 +125,50 @@ func (r *IPReconciler) takeExplicit(ctx context.Context, ip *apinetv1alpha1.IP) 
 
 // createLock creates the IPAddress for addr claimed by ip; false when it exists.
 func (r *IPReconciler) createLock(ctx context.Context, ip *apinetv1alpha1.IP, addr netip.Addr) (bool, error) {
+	return createIPLock(ctx, r.Client, r.Pool, addr, apinetv1alpha1.ClaimRef{
+		Group: claimRefGroup, Resource: "ips", Namespace: ip.Namespace, Name: ip.Name, UID: ip.UID,
+	})
+}
+
+func createIPLock(ctx context.Context, c client.Client, pool *IPPool, addr netip.Addr, claim apinetv1alpha1.ClaimRef) (bool, error) {
 	lock := &apinetv1alpha1.IPAddress{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:       apinetv1alpha1.IPAddressName(addr),
 			Finalizers: []string{apinetv1alpha1.IPAddressProtectionFinalizer},
 		},
-		Spec: apinetv1alpha1.IPAddressSpec{
-			IP: apinetv1alpha1.IPAddr(addr.String()),
-			ClaimRef: apinetv1alpha1.ClaimRef{
-				Group: claimRefGroup, Resource: "ips", Namespace: ip.Namespace, Name: ip.Name, UID: ip.UID,
-			},
-		},
+		Spec: apinetv1alpha1.IPAddressSpec{IP: apinetv1alpha1.IPAddr(addr.String()), ClaimRef: claim},
 	}
-	if err := r.Create(ctx, lock, fieldOwner); err != nil {
+	if err := c.Create(ctx, lock, fieldOwner); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("create IPAddress %s: %w", lock.Name, err)
 	}
-	r.Pool.MarkTaken(addr)
+	pool.MarkTaken(addr)
 	return true, nil
+}
+
+// TakeAddress returns the address of family held by claim.UID (an
+// IPAddress lock), taking a free one from pool if it holds none. ok is
+// false when the pool is full.
+func TakeAddress(ctx context.Context, c client.Client, pool *IPPool, family apinetv1alpha1.IPFamily, claim apinetv1alpha1.ClaimRef) (addr netip.Addr, ok bool, err error) {
+	var locks apinetv1alpha1.IPAddressList
+	if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(claim.UID)}); err != nil {
+		return netip.Addr{}, false, err
+	}
+	for _, l := range locks.Items {
+		if a, err := netip.ParseAddr(string(l.Spec.IP)); err == nil && l.DeletionTimestamp.IsZero() && apinetv1alpha1.FamilyOf(l.Spec.IP) == family {
+			return a, true, nil
+		}
+	}
+	ok, err = pool.Candidates(family, func(a netip.Addr) (bool, error) {
+		created, err := createIPLock(ctx, c, pool, a, claim)
+		if created {
+			addr = a
+		}
+		return created, err
+	})
+	return addr, ok, err
 }
 
 // recordAddress writes the address, its family and the well-known labels.

@@ -183,7 +183,7 @@ func TestNetworkIDs(t *testing.T) {
 	ready := func(n *apinetv1alpha1.Network, want string) {
 		t.Helper()
 		eventually(t, n.Name+" condition", func() error {
-			if got := condition(get(t, c, n).Status.Conditions, "Ready"); got != want {
+			if got := condition(get(t, c, n).Status.Conditions, "IDAllocated"); got != want {
 				return fmt.Errorf("Ready = %s", got)
 			}
 			return nil

@@ -60,8 +60,16 @@ func (r *IPAddressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 // address, and whether that is settled (the IP has recorded its address).
 func (r *IPAddressReconciler) held(ctx context.Context, lock *apinetv1alpha1.IPAddress) (held, settled bool, err error) {
 	ref := lock.Spec.ClaimRef
-	if ref.Group != claimRefGroup || ref.Resource != "ips" {
+	switch {
+	case ref.Group != claimRefGroup:
 		// Claimed by a kind ovnet does not manage: not ours to release.
+		return true, true, nil
+	case ref.Resource == "networks":
+		// A Network's transit address (its OVN gateway port) is held while
+		// the Network exists.
+		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.Network{}, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
+		return ok, true, err
+	case ref.Resource != "ips":
 		return true, true, nil
 	}
 	ip := &apinetv1alpha1.IP{}

@@ -56,8 +56,8 @@ func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	orig := nw.DeepCopy()
 	if id >= 0 {
-		setCondition(&nw.Status.Conditions, nw.Generation, apinetv1alpha1.ConditionReady, metav1.ConditionTrue, apinetv1alpha1.ReasonAllocated, "network ID "+nw.Spec.ID)
-	} else if setCondition(&nw.Status.Conditions, nw.Generation, apinetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message) {
+		setCondition(&nw.Status.Conditions, nw.Generation, apinetv1alpha1.ConditionIDAllocated, metav1.ConditionTrue, apinetv1alpha1.ReasonAllocated, "network ID "+nw.Spec.ID)
+	} else if setCondition(&nw.Status.Conditions, nw.Generation, apinetv1alpha1.ConditionIDAllocated, metav1.ConditionFalse, reason, message) {
 		warn(r.Recorder, nw, reason, actionAllocate, "%s", message)
 	}
 	if err := r.Status().Patch(ctx, nw, client.MergeFrom(orig), fieldOwner); err != nil {

@@ -76,6 +76,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).WithOptions(parallel).
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(locksOfIP(c))).
+		// A deleted Network releases its transit address.
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksClaimedBy(c)), builder.WithPredicates(onDelete())).
 		Complete(&IPAddressReconciler{Client: c, APIReader: reader}); err != nil {
 		return err
 	}
@@ -113,33 +115,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 
 // feedPools keeps the pools' views of taken values from the informers.
 func feedPools(ctx context.Context, mgr manager.Manager, opts Options) error {
-	ipInf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.IPAddress{})
-	if err != nil {
-		return err
-	}
-	addr := func(o any) (netip.Addr, bool) {
-		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-			o = d.Obj
-		}
-		l, ok := o.(*apinetv1alpha1.IPAddress)
-		if !ok {
-			return netip.Addr{}, false
-		}
-		a, err := netip.ParseAddr(string(l.Spec.IP))
-		return a, err == nil
-	}
-	if _, err := ipInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(o any) {
-			if a, ok := addr(o); ok {
-				opts.IPPool.MarkTaken(a)
-			}
-		},
-		DeleteFunc: func(o any) {
-			if a, ok := addr(o); ok {
-				opts.IPPool.MarkFree(a)
-			}
-		},
-	}); err != nil {
+	if err := FeedIPPool(ctx, mgr, opts.IPPool); err != nil {
 		return err
 	}
 	idInf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.NetworkID{})
@@ -166,6 +142,38 @@ func feedPools(ctx context.Context, mgr manager.Manager, opts Options) error {
 		DeleteFunc: func(o any) {
 			if v, ok := id(o); ok {
 				opts.IDPool.MarkFree(v)
+			}
+		},
+	})
+	return err
+}
+
+// FeedIPPool keeps pool's view of taken addresses from the IPAddress informer.
+func FeedIPPool(ctx context.Context, mgr manager.Manager, pool *IPPool) error {
+	inf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.IPAddress{})
+	if err != nil {
+		return err
+	}
+	addr := func(o any) (netip.Addr, bool) {
+		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		l, ok := o.(*apinetv1alpha1.IPAddress)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		a, err := netip.ParseAddr(string(l.Spec.IP))
+		return a, err == nil
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if a, ok := addr(o); ok {
+				pool.MarkTaken(a)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if a, ok := addr(o); ok {
+				pool.MarkFree(a)
 			}
 		},
 	})
@@ -206,7 +214,7 @@ func (r *NetworkReconciler) waitingNetworks(ctx context.Context, o client.Object
 	}
 	var out []reconcile.Request
 	for _, nw := range nws.Items {
-		if c := findCondition(nw.Status.Conditions, apinetv1alpha1.ConditionReady); nw.Spec.ID == "" || c == nil || c.Status != "True" {
+		if c := findCondition(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated); nw.Spec.ID == "" || c == nil || c.Status != "True" {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nw)})
 		}
 	}
@@ -226,6 +234,21 @@ func locksOfIP(c client.Client) handler.MapFunc {
 			for i := range locks.Items {
 				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
 			}
+		}
+		return out
+	}
+}
+
+// locksClaimedBy maps an object to the IPAddresses it claims.
+func locksClaimedBy(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var locks apinetv1alpha1.IPAddressList
+		if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(o.GetUID())}); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(locks.Items))
+		for i := range locks.Items {
+			out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}}
 		}
 		return out
 	}

@@ -24,7 +24,11 @@ const (
 
 // Condition types and reasons used in status.conditions.
 const (
+	// ConditionReady: the object is realized (an IP allocated; a Network's
+	// or NetworkInterface's OVN rows written).
 	ConditionReady = "Ready"
+	// ConditionIDAllocated: a Network holds its network ID (VNI).
+	ConditionIDAllocated = "IDAllocated"
 
 	ReasonAllocated      = "Allocated"
 	ReasonPoolExhausted  = "PoolExhausted"

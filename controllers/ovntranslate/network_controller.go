@@ -1,0 +1,148 @@
+package ovntranslate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+// NetworkReconciler writes a Network's switch, router, gateway port and
+// default route (ovn/rows/network.go) once its VNI is allocated.
+type NetworkReconciler struct {
+	client.Client
+	NB       *ovn.Client
+	Provider rows.Provider
+	Transit  *allocation.IPPool
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nodes,verbs=get;list;watch
+
+func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	nw := &apinetv1alpha1.Network{}
+	if err := r.Get(ctx, req.NamespacedName, nw); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !nw.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, nw)
+	}
+	return r.reconcile(ctx, nw)
+}
+
+func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Network) (ctrl.Result, error) {
+	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
+	if nw.Spec.ID == "" || err != nil || !idAllocated(nw) {
+		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Pending", "waiting for the network ID")
+	}
+	if vni > rows.MaxVNI {
+		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
+			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
+	}
+	if controllerutil.AddFinalizer(nw, Finalizer) {
+		if err := r.Update(ctx, nw, fieldOwner); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	transit, ok, err := allocation.TakeAddress(ctx, r.Client, r.Transit, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
+		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
+	})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !ok {
+		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
+			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix))
+	}
+	gateways, err := r.gateways(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	want, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: transit, Provider: r.Provider, Gateways: gateways})
+	if err != nil {
+		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
+	}
+	if _, err := r.NB.Apply(ctx, ownerOf(nw, "Network"), want); err != nil {
+		if errors.Is(err, ovn.ErrParentMissing) {
+			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "Pending", err.Error())
+		}
+		return ctrl.Result{}, err
+	}
+	if nw.Annotations[AnnotationTransitIP] != transit.String() {
+		patch := client.MergeFrom(nw.DeepCopy())
+		metav1.SetMetaDataAnnotation(&nw.ObjectMeta, AnnotationTransitIP, transit.String())
+		if err := r.Patch(ctx, nw, patch, fieldOwner); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	msg := fmt.Sprintf("switch and router written (VNI %d, gateway port %s)", vni, transit)
+	if len(gateways) == 0 {
+		msg += "; no gateway Node (label " + LabelGateway + "=true) yet, so no traffic leaves the network"
+	}
+	return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionTrue, "RowsWritten", msg)
+}
+
+func (r *NetworkReconciler) reconcileDelete(ctx context.Context, nw *apinetv1alpha1.Network) error {
+	if !controllerutil.ContainsFinalizer(nw, Finalizer) {
+		return nil
+	}
+	if _, err := r.NB.Delete(ctx, ownerOf(nw, "Network")); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(nw, Finalizer)
+	return r.Update(ctx, nw, fieldOwner)
+}
+
+// gateways are the gateway Nodes' chassis, highest priority first (by name).
+func (r *NetworkReconciler) gateways(ctx context.Context) ([]rows.GatewayChassis, error) {
+	var nodes apinetv1alpha1.NodeList
+	if err := r.List(ctx, &nodes, client.MatchingLabels{LabelGateway: "true"}); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(nodes.Items))
+	for i := range nodes.Items {
+		if nodes.Items[i].DeletionTimestamp.IsZero() {
+			names = append(names, chassisOf(&nodes.Items[i]))
+		}
+	}
+	slices.Sort(names)
+	out := make([]rows.GatewayChassis, len(names))
+	for i, n := range names {
+		out[i] = rows.GatewayChassis{Name: n, Priority: 100 - i}
+	}
+	return out, nil
+}
+
+func (r *NetworkReconciler) setReady(ctx context.Context, nw *apinetv1alpha1.Network, status metav1.ConditionStatus, reason, msg string) error {
+	return patchCondition(ctx, r.Client, r.Recorder, nw, &nw.Status.Conditions, status, reason, msg)
+}
+
+func idAllocated(nw *apinetv1alpha1.Network) bool {
+	for _, c := range nw.Status.Conditions {
+		if c.Type == apinetv1alpha1.ConditionIDAllocated {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func chassisOf(n *apinetv1alpha1.Node) string {
+	if c := n.Annotations[AnnotationChassis]; c != "" {
+		return c
+	}
+	return n.Name
+}

@@ -1,0 +1,102 @@
+package ovntranslate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+// NetworkInterfaceReconciler writes a NIC's port, routes and public-IP NAT
+// rows (ovn/rows/networkinterface.go) into its Network's switch and router,
+// and reports what was realized in status.publicIPs and status.prefixes.
+type NetworkInterfaceReconciler struct {
+	client.Client
+	NB       *ovn.Client
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces/status,verbs=get;update;patch
+
+func (r *NetworkInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	nic := &apinetv1alpha1.NetworkInterface{}
+	if err := r.Get(ctx, req.NamespacedName, nic); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !nic.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, nic)
+	}
+	return r.reconcile(ctx, nic)
+}
+
+func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (ctrl.Result, error) {
+	nw := &apinetv1alpha1.Network{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: nic.Namespace, Name: nic.Spec.NetworkRef.Name}, nw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
+				fmt.Sprintf("network %q does not exist", nic.Spec.NetworkRef.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	node := &apinetv1alpha1.Node{}
+	if err := r.Get(ctx, types.NamespacedName{Name: nic.Spec.NodeRef.Name}, node); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
+				fmt.Sprintf("node %q does not exist", nic.Spec.NodeRef.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node)})
+	if err != nil {
+		return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Unsupported", err.Error())
+	}
+	if controllerutil.AddFinalizer(nic, Finalizer) {
+		if err := r.Update(ctx, nic, fieldOwner); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if _, err := r.NB.Apply(ctx, ownerOf(nic, "NetworkInterface"), built.Rows); err != nil {
+		if errors.Is(err, ovn.ErrParentMissing) {
+			// The Network's rows are not written yet; its update wakes us too.
+			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
+				fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	if !slices.Equal(nic.Status.PublicIPs, built.PublicIPs) || !slices.Equal(nic.Status.Prefixes, built.Prefixes) {
+		patch := client.MergeFrom(nic.DeepCopy())
+		nic.Status.PublicIPs, nic.Status.Prefixes = built.PublicIPs, built.Prefixes
+		if err := r.Status().Patch(ctx, nic, patch, fieldOwner); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionTrue, "RowsWritten", "port "+rows.PortName(nic)+" written")
+}
+
+func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {
+	if !controllerutil.ContainsFinalizer(nic, Finalizer) {
+		return nil
+	}
+	if _, err := r.NB.Delete(ctx, ownerOf(nic, "NetworkInterface")); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(nic, Finalizer)
+	return r.Update(ctx, nic, fieldOwner)
+}
+
+func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {
+	return patchCondition(ctx, r.Client, r.Recorder, nic, &nic.Status.Conditions, status, reason, msg)
+}

@@ -1,0 +1,122 @@
+// Package ovntranslate turns Networks and NetworkInterfaces into OVN
+// northbound rows: for each object, the rows of ovn/rows are computed from
+// the API objects and written by ovn.Client.Apply in one transaction (none
+// when nothing changed). A finalizer removes an object's rows before it goes.
+package ovntranslate
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+// Well-known names of the translation.
+const (
+	// Finalizer on Networks and NetworkInterfaces whose OVN rows exist.
+	Finalizer = "ovn.apinet.ironcore.dev/rows"
+	// LabelGateway marks Nodes whose chassis may host gateway ports.
+	LabelGateway = "apinet.ironcore.dev/gateway"
+	// AnnotationChassis on a Node names its OVN chassis (system-id); the
+	// node agent sets it. Without it the Node's name is the chassis name.
+	AnnotationChassis = "apinet.ironcore.dev/ovn-chassis"
+	// AnnotationTransitIP on a Network shows the address of its gateway port.
+	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
+
+	fieldOwner   = client.FieldOwner("ovnet-controller")
+	indexNetwork = "spec.networkRef.name"
+	indexNode    = "spec.nodeRef.name"
+)
+
+// Options configure the translation.
+type Options struct {
+	NB       *ovn.Client
+	Provider rows.Provider
+}
+
+// Setup writes the provider network's rows and registers the Network and
+// NetworkInterface translation controllers.
+func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
+	if _, err := opts.NB.Apply(ctx, rows.ProviderOwner(opts.Provider), rows.ProviderRows(opts.Provider)); err != nil {
+		return fmt.Errorf("provider network rows: %w", err)
+	}
+	transit := allocation.NewIPPool([]netip.Prefix{opts.Provider.TransitPrefix})
+	// The upstream router's address is on the transit prefix too.
+	transit.MarkTaken(opts.Provider.NextHop)
+	transit.MarkTaken(opts.Provider.TransitPrefix.Addr())
+	if err := allocation.FeedIPPool(ctx, mgr, transit); err != nil {
+		return err
+	}
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexNetwork, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexNode, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NodeRef.Name}
+	}); err != nil {
+		return err
+	}
+	c := mgr.GetClient()
+	rec := mgr.GetEventRecorder("ovnet-controller")
+	if err := ctrl.NewControllerManagedBy(mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
+		// The gateway chassis follow the gateway Nodes.
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
+		Complete(&NetworkReconciler{Client: c, NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNetwork, func(o client.Object) string { return o.GetName() }))).
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
+		Complete(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Recorder: rec})
+}
+
+func allNetworks(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list apinetv1alpha1.NetworkList
+		if err := c.List(ctx, &list); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+		}
+		return out
+	}
+}
+
+// nicsBy maps an object to the NICs whose index field equals key(obj), in
+// the object's namespace (all namespaces for cluster-scoped objects).
+func nicsBy(c client.Client, index string, key func(client.Object) string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list apinetv1alpha1.NetworkInterfaceList
+		opts := []client.ListOption{client.MatchingFields{index: key(o)}}
+		if o.GetNamespace() != "" {
+			opts = append(opts, client.InNamespace(o.GetNamespace()))
+		}
+		if err := c.List(ctx, &list, opts...); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: list.Items[i].Namespace, Name: list.Items[i].Name}}
+		}
+		return out
+	}
+}
+
+func ownerOf(o client.Object, kind string) ovn.Owner {
+	return ovn.Owner{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), UID: string(o.GetUID())}
+}

@@ -1,0 +1,259 @@
+package ovntranslate_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/test/testenv"
+)
+
+var provider = rows.Provider{
+	PhysicalNetwork: "physnet1",
+	TransitPrefix:   netip.MustParsePrefix("100.64.0.0/16"),
+	NextHop:         netip.MustParseAddr("100.64.0.1"),
+	PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+}
+
+// start runs allocation and translation in one manager until stop is called
+// (or the test ends); it returns the manager's NB client.
+func start(t *testing.T, env *testenv.Env, central *stack.Central) (*ovn.Client, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	nb, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: testenv.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: ptr(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := allocation.NewIDPool(300, 400)
+	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(provider.PublicPrefixes), IDPool: ids}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(done) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+			nb.Close()
+		}
+	}
+	t.Cleanup(stop)
+	return nb, stop
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func ready(t *testing.T, c client.Client, obj client.Object, conds func() []metav1.Condition, want string) {
+	t.Helper()
+	eventually(t, obj.GetName()+" Ready", func() error {
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		for _, cond := range conds() {
+			if cond.Type == "Ready" {
+				got := string(cond.Status) + "/" + cond.Reason + ": " + cond.Message
+				if strings.HasPrefix(got, want) {
+					return nil
+				}
+				return fmt.Errorf("Ready = %s", got)
+			}
+		}
+		return fmt.Errorf("no Ready condition")
+	})
+}
+
+func TestTranslation(t *testing.T) {
+	env := testenv.Start(t)
+	dir, err := os.MkdirTemp("/tmp", "xl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	central, err := stack.StartCentral(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer central.Stop()
+	_, stop := start(t, env, central)
+	c, ctx := env.Client, context.Background()
+	nbctl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + central.NBEndpoint()}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ovn-nbctl %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+
+	nw := &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "net"}}
+	if err := c.Create(ctx, nw); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, c, nw, func() []metav1.Condition { return nw.Status.Conditions }, "True/RowsWritten")
+	sw := ns.Name + "/net"
+	if got := nbctl("--bare", "--columns=other_config", "find", "Logical_Switch", "name="+sw); got != "requested-tnl-key="+nw.Spec.ID {
+		t.Errorf("switch other_config = %q, want requested-tnl-key=%s", got, nw.Spec.ID)
+	}
+	transit := nw.Annotations[ovntranslate.AnnotationTransitIP]
+	if got := nbctl("--bare", "--columns=networks", "find", "Logical_Router_Port", "name="+sw+"/lr-gw"); got != transit+"/16" {
+		t.Errorf("gateway port networks = %q, want %s/16", got, transit)
+	}
+	if _, err := netip.ParseAddr(transit); err != nil || transit == "100.64.0.1" {
+		t.Errorf("transit address %q", transit)
+	}
+	if got := nbctl("--bare", "--columns=name", "find", "Logical_Router", "external_ids:apinet.ironcore.dev/owner-name=net"); got != sw {
+		t.Errorf("router found by owner = %q", got)
+	}
+
+	// A NIC on a Node that does not exist yet waits, and says why.
+	nic := &apinetv1alpha1.NetworkInterface{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "nic-a"},
+		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "node1"}, NetworkRef: corev1.LocalObjectReference{Name: "net"},
+			IPs: []apinetv1alpha1.IPAddr{"192.168.178.1"}, Prefixes: []apinetv1alpha1.IPPrefix{"10.50.0.0/24"}},
+	}
+	if err := c.Create(ctx, nic); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, c, nic, func() []metav1.Condition { return nic.Status.Conditions }, `False/Pending: node "node1" does not exist`)
+	node := &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{ovntranslate.LabelGateway: "true"},
+		Annotations: map[string]string{ovntranslate.AnnotationChassis: "chassis-1"}}}
+	if err := c.Create(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, c, nic, func() []metav1.Condition { return nic.Status.Conditions }, "True/RowsWritten")
+	port := ns.Name + "/nic-a"
+	if got := nbctl("--bare", "--columns=options", "find", "Logical_Switch_Port", "name="+port); got != "requested-chassis=chassis-1" {
+		t.Errorf("port options = %q", got)
+	}
+	routes := nbctl("lr-route-list", sw)
+	for _, want := range []string{"192.168.178.1             192.168.178.1 dst-ip " + sw + "/lr-ls", "10.50.0.0/24             192.168.178.1 dst-ip " + sw + "/lr-ls", "0.0.0.0/0                100.64.0.1 dst-ip"} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("routes lack %q:\n%s", want, routes)
+		}
+	}
+	eventually(t, "gateway chassis follows the gateway Node", func() error {
+		if got := nbctl("--bare", "--columns=chassis_name", "find", "Gateway_Chassis", "external_ids:apinet.ironcore.dev/owner-name=net"); got != "chassis-1" {
+			return fmt.Errorf("gateway chassis %q", got)
+		}
+		return nil
+	})
+	if len(nic.Status.Prefixes) != 1 || nic.Status.Prefixes[0] != "10.50.0.0/24" {
+		t.Errorf("status.prefixes = %v", nic.Status.Prefixes)
+	}
+
+	// A public IP becomes a dnat_and_snat row and shows in status.
+	nicB := &apinetv1alpha1.NetworkInterface{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "nic-b"},
+		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "node1"}, NetworkRef: corev1.LocalObjectReference{Name: "net"},
+			IPs: []apinetv1alpha1.IPAddr{"10.0.0.7"}, PublicIPs: []apinetv1alpha1.PublicIPRequest{{Name: "pub", IPFamily: apinetv1alpha1.IPv4}}},
+	}
+	if err := c.Create(ctx, nicB); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "public IP realized", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(nicB), nicB); err != nil {
+			return err
+		}
+		if len(nicB.Status.PublicIPs) != 1 {
+			return fmt.Errorf("status.publicIPs = %v", nicB.Status.PublicIPs)
+		}
+		return nil
+	})
+	pub := string(nicB.Status.PublicIPs[0])
+	if got := nbctl("--bare", "--columns=external_ip,logical_ip", "find", "NAT", "type=dnat_and_snat"); got != pub+"\n10.0.0.7" {
+		t.Errorf("NAT = %q, want %s -> 10.0.0.7", got, pub)
+	}
+
+	// A restarted controller finds everything in place and writes nothing.
+	stop()
+	nb2, _ := start(t, env, central)
+	time.Sleep(5 * time.Second)
+	ready(t, c, nicB, func() []metav1.Condition { return nicB.Status.Conditions }, "True/RowsWritten")
+	if n := nb2.Transactions(); n != 0 {
+		t.Errorf("restarted controller issued %d NB transactions, want 0", n)
+	}
+
+	// Deleting a NIC removes exactly its rows.
+	if err := c.Delete(ctx, nicB); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "NIC rows removed", func() error {
+		if got := nbctl("--bare", "--columns=_uuid", "find", "NAT", "type=dnat_and_snat"); got != "" {
+			return fmt.Errorf("NAT left: %s", got)
+		}
+		if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+ns.Name+"/nic-b"); got != "" {
+			return fmt.Errorf("port left")
+		}
+		return nil
+	})
+	if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+port); got != port {
+		t.Errorf("the other NIC's port went too: %q", got)
+	}
+
+	// Deleting the Network removes its rows and releases its transit address.
+	if err := c.Delete(ctx, nw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "network rows removed", func() error {
+		if got := nbctl("--bare", "--columns=name", "list", "Logical_Router"); got != "" {
+			return fmt.Errorf("routers left: %q", got)
+		}
+		if got := nbctl("--bare", "--columns=name", "list", "Logical_Switch"); got != "provider/physnet1" {
+			return fmt.Errorf("switches left: %q", got)
+		}
+		if err := c.Get(ctx, client.ObjectKey{Name: transit}, &apinetv1alpha1.IPAddress{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("transit lock %s still there: %v", transit, err)
+		}
+		return nil
+	})
+	ready(t, c, nic, func() []metav1.Condition { return nic.Status.Conditions }, `False/Pending: network "net" does not exist`)
+}

@@ -1,0 +1,111 @@
+package rows
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"strings"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+)
+
+// NetworkInterfaceInput is what a NetworkInterface's rows depend on.
+type NetworkInterfaceInput struct {
+	NIC *apinetv1alpha1.NetworkInterface
+	// Network is the NIC's Network (its UID keys the parents).
+	Network *apinetv1alpha1.Network
+	// Chassis is the OVN chassis of the NIC's Node.
+	Chassis string
+}
+
+// NetworkInterfaceRows realizes what the NIC asks for: its IPs, prefixes and
+// public IPs.
+type NetworkInterfaceRows struct {
+	Rows      []ovn.Row
+	Prefixes  []apinetv1alpha1.IPPrefix
+	PublicIPs []apinetv1alpha1.IPAddr
+}
+
+// PortName is the NIC's logical switch port; the node agent sets it as the
+// OVS interface's external_ids:iface-id.
+func PortName(nic *apinetv1alpha1.NetworkInterface) string { return nic.Namespace + "/" + nic.Name }
+
+// MAC is the NIC's MAC address: locally administered, derived from its UID.
+func MAC(nic *apinetv1alpha1.NetworkInterface) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(nic.UID))
+	s := h.Sum64()
+	return fmt.Sprintf("0a:%02x:%02x:%02x:%02x:%02x", byte(s>>32), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
+}
+
+// NetworkInterfaceRowsFor: a switch port with the NIC's MAC and IPs, port
+// security that also admits its prefixes, bound to its node's chassis; per
+// IP a /32 route out of the internal router port (the guest answers ARP
+// from 169.254.0.1), per prefix a route via the NIC's IP of that family; per
+// public IP a centralized dnat_and_snat (ovn-topology.md §2.3, §2.4, §7).
+// Only IPv4 is routed for now; IPv6 entries are reported as not realized.
+func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
+	nic, nw := in.NIC, in.Network
+	var out NetworkInterfaceRows
+	var v4 netip.Addr
+	for _, ip := range nic.Spec.IPs {
+		if a, err := netip.ParseAddr(string(ip)); err == nil && a.Is4() {
+			v4 = a
+		}
+	}
+	if !v4.IsValid() {
+		return out, fmt.Errorf("NetworkInterface %s/%s has no IPv4 address (IPv6-only interfaces are not supported yet)", nic.Namespace, nic.Name)
+	}
+	mac := MAC(nic)
+	key := func(k string) string { return string(nic.UID) + "/" + k }
+	security := []string{mac, v4.String()}
+	uid := string(nw.UID)
+	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: NetworkKey(uid, KeyRouter)}}
+	routerNAT := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "nat", Key: NetworkKey(uid, KeyRouter)}}
+	outPort := RouterPortLSNameOf(nw.Namespace, nw.Name)
+	out.Rows = append(out.Rows, ovn.Row{
+		Key: key("route/" + v4.String() + "/32"), Parents: router,
+		Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: v4.String() + "/32", Nexthop: v4.String(), OutputPort: &outPort},
+	})
+	for _, p := range nic.Spec.Prefixes {
+		pfx, err := netip.ParsePrefix(string(p))
+		if err != nil || !pfx.Addr().Is4() {
+			continue
+		}
+		pfx = pfx.Masked()
+		security = append(security, pfx.String())
+		out.Prefixes = append(out.Prefixes, apinetv1alpha1.IPPrefix(pfx.String()))
+		out.Rows = append(out.Rows, ovn.Row{
+			Key: key("route/" + pfx.String()), Parents: router,
+			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: pfx.String(), Nexthop: v4.String(), OutputPort: &outPort},
+		})
+	}
+	for _, pub := range nic.Spec.PublicIPs {
+		a, err := netip.ParseAddr(string(pub.IP))
+		if err != nil || !a.Is4() {
+			continue // not allocated yet, or IPv6
+		}
+		out.PublicIPs = append(out.PublicIPs, apinetv1alpha1.IPAddr(a.String()))
+		out.Rows = append(out.Rows, ovn.Row{
+			Key: key("nat/" + a.String()), Parents: routerNAT,
+			Model: &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: v4.String()},
+		})
+	}
+	port := &nbdb.LogicalSwitchPort{
+		Name:         PortName(nic),
+		Addresses:    []string{mac + " " + v4.String()},
+		PortSecurity: []string{strings.Join(security, " ")},
+	}
+	if in.Chassis != "" {
+		port.Options = map[string]string{"requested-chassis": in.Chassis}
+	}
+	out.Rows = append([]ovn.Row{{
+		Key: key("lsp"), Model: port,
+		Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: NetworkKey(uid, KeySwitch)}},
+	}}, out.Rows...)
+	slices.Sort(out.PublicIPs)
+	return out, nil
+}

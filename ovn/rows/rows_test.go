@@ -1,0 +1,192 @@
+package rows
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+	"github.com/ovnet-dev/ovnet/test/stack"
+)
+
+var provider = Provider{
+	PhysicalNetwork: "physnet1",
+	TransitPrefix:   netip.MustParsePrefix("100.64.0.0/16"),
+	NextHop:         netip.MustParseAddr("100.64.0.1"),
+	PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+}
+
+func network(name, uid string) *apinetv1alpha1.Network {
+	return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: typesUID(uid)}}
+}
+
+func nic(name, uid string, ips []string, prefixes []string, public ...string) *apinetv1alpha1.NetworkInterface {
+	n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: typesUID(uid)}}
+	for _, ip := range ips {
+		n.Spec.IPs = append(n.Spec.IPs, apinetv1alpha1.IPAddr(ip))
+	}
+	for _, p := range prefixes {
+		n.Spec.Prefixes = append(n.Spec.Prefixes, apinetv1alpha1.IPPrefix(p))
+	}
+	for i, p := range public {
+		n.Spec.PublicIPs = append(n.Spec.PublicIPs, apinetv1alpha1.PublicIPRequest{Name: string(rune('a' + i)), IP: apinetv1alpha1.IPAddr(p)})
+	}
+	return n
+}
+
+func TestNetworkRowsRefuseBadInput(t *testing.T) {
+	in := NetworkInput{Network: network("n", "u1"), VNI: 301, TransitIP: netip.MustParseAddr("100.64.0.11"), Provider: provider}
+	if _, err := NetworkRows(in); err != nil {
+		t.Fatal(err)
+	}
+	bad := in
+	bad.VNI = MaxVNI + 1
+	if _, err := NetworkRows(bad); err == nil {
+		t.Error("VNI above 2^23-1 accepted: its router key would be out of OVN's range")
+	}
+	bad = in
+	bad.TransitIP = netip.MustParseAddr("10.0.0.1")
+	if _, err := NetworkRows(bad); err == nil {
+		t.Error("transit IP outside the transit prefix accepted")
+	}
+}
+
+func TestNetworkInterfaceRows(t *testing.T) {
+	n := nic("a", "nic-uid", []string{"192.168.178.1", "fd00::1"}, []string{"10.50.0.7/24"}, "203.0.113.21")
+	got, err := NetworkInterfaceRowsFor(NetworkInterfaceInput{NIC: n, Network: network("net", "net-uid"), Chassis: "node1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := MAC(n)
+	if mac != MAC(n.DeepCopy()) || !strings.HasPrefix(mac, "0a:") {
+		t.Fatalf("MAC %s not stable or not locally administered", mac)
+	}
+	lsp := got.Rows[0].Model.(*nbdb.LogicalSwitchPort)
+	if lsp.Name != "default/a" || lsp.Addresses[0] != mac+" 192.168.178.1" ||
+		lsp.PortSecurity[0] != mac+" 192.168.178.1 10.50.0.0/24" || lsp.Options["requested-chassis"] != "node1" {
+		t.Errorf("port = %+v", lsp)
+	}
+	var routes, nats []string
+	for _, r := range got.Rows[1:] {
+		switch m := r.Model.(type) {
+		case *nbdb.LogicalRouterStaticRoute:
+			routes = append(routes, m.IPPrefix+" via "+m.Nexthop+" out "+*m.OutputPort)
+		case *nbdb.NAT:
+			nats = append(nats, m.Type+" "+m.ExternalIP+" "+m.LogicalIP)
+		}
+		if !strings.HasPrefix(r.Key, "nic-uid/") {
+			t.Errorf("key %q does not carry the NIC's UID", r.Key)
+		}
+	}
+	wantRoutes := []string{"192.168.178.1/32 via 192.168.178.1 out default/net/lr-ls", "10.50.0.0/24 via 192.168.178.1 out default/net/lr-ls"}
+	if strings.Join(routes, ";") != strings.Join(wantRoutes, ";") {
+		t.Errorf("routes = %v, want %v", routes, wantRoutes)
+	}
+	if strings.Join(nats, ";") != "dnat_and_snat 203.0.113.21 192.168.178.1" {
+		t.Errorf("NAT = %v", nats)
+	}
+	if len(got.PublicIPs) != 1 || len(got.Prefixes) != 1 || got.Prefixes[0] != "10.50.0.0/24" {
+		t.Errorf("realized = %v %v", got.PublicIPs, got.Prefixes)
+	}
+	if _, err := NetworkInterfaceRowsFor(NetworkInterfaceInput{NIC: nic("v6", "u", []string{"fd00::2"}, nil), Network: network("net", "net-uid")}); err == nil {
+		t.Error("IPv6-only NIC accepted silently")
+	}
+}
+
+// TestRowsInRealOVN applies the provider, two Networks with the same NIC IPs
+// and their NICs to a real NB database and checks what ovn-northd made of
+// them: tunnel keys (VNI for switches, VNI + 2^23 for routers) and ports.
+func TestRowsInRealOVN(t *testing.T) {
+	dir, err := os.MkdirTemp("/tmp", "rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	central, err := stack.StartCentral(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer central.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	apply := func(o ovn.Owner, rows []ovn.Row) {
+		t.Helper()
+		if _, err := c.Apply(ctx, o, rows); err != nil {
+			t.Fatalf("apply %s: %v", o, err)
+		}
+		time.Sleep(100 * time.Millisecond) // let the cache see our write before the next owner's parents are resolved
+	}
+	apply(ProviderOwner(provider), ProviderRows(provider))
+	for i, nw := range []*apinetv1alpha1.Network{network("net301", "uid-301"), network("net302", "uid-302")} {
+		vni := int64(301 + i)
+		rows, err := NetworkRows(NetworkInput{Network: nw, VNI: vni, TransitIP: netip.AddrFrom4([4]byte{100, 64, 0, byte(11 + i)}),
+			Provider: provider, Gateways: []GatewayChassis{{Name: "node1", Priority: 10}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply(ovn.Owner{Kind: "Network", Namespace: "default", Name: nw.Name, UID: string(nw.UID)}, rows)
+		// The same private IPs in both networks.
+		n := nic("nic-"+nw.Name, "nic-uid-"+nw.Name, []string{"192.168.178.1"}, []string{"10.50.0.0/24"})
+		nr, err := NetworkInterfaceRowsFor(NetworkInterfaceInput{NIC: n, Network: nw, Chassis: "node1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply(ovn.Owner{Kind: "NetworkInterface", Namespace: "default", Name: n.Name, UID: string(n.UID)}, nr.Rows)
+	}
+	sbctl := func(args ...string) string {
+		out, err := exec.Command("ovn-sbctl", append([]string{"--db=" + central.SBEndpoint()}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ovn-sbctl %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	want := map[string]string{"default/net301": "301", "default/net302": "302", "provider/physnet1": "100"}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := map[string]string{}
+		for _, line := range strings.Split(sbctl("--bare", "--columns=external_ids,tunnel_key", "list", "Datapath_Binding"), "\n\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			for _, kv := range f[:len(f)-1] {
+				if name, ok := strings.CutPrefix(kv, "name="); ok {
+					got[name] = got[name] + f[len(f)-1] + " "
+				}
+			}
+		}
+		ok := strings.Contains(got["default/net301"], "301 ") && strings.Contains(got["default/net301"], "8388909 ") &&
+			strings.Contains(got["default/net302"], "302 ") && strings.Contains(got["default/net302"], "8388910 ") &&
+			strings.TrimSpace(got["provider/physnet1"]) == want["provider/physnet1"]
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SB datapaths (name: tunnel keys) = %v; want switches 301/302, routers 8388909/8388910, provider 100", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ports := sbctl("--bare", "--columns=logical_port", "list", "Port_Binding")
+	for _, p := range []string{"default/nic-net301", "default/nic-net302", "default/net301/lr-gw", "provider/physnet1/localnet", "cr-default/net301/lr-gw"} {
+		if !strings.Contains(ports, p) {
+			t.Errorf("SB has no port binding %s:\n%s", p, ports)
+		}
+	}
+	if log, _ := os.ReadFile(dir + "/northd-daemon.log"); strings.Contains(string(log), "ERR") || strings.Contains(string(log), "commit failed") {
+		t.Errorf("ovn-northd reported errors:\n%s", log)
+	}
+}
