@@ -81,7 +81,7 @@ func up(runDir, samples, binDir string, prefixes []string) error {
 	}
 	defer s.Down()
 	fmt.Println("ovnet-dev: starting ovnet-controller with public prefixes", prefixes)
-	if err := s.StartController(binDir, stack.ControllerOptions{PublicPrefixes: prefixes}); err != nil {
+	if err := s.StartController(binDir, stack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint()}); err != nil {
 		return err
 	}
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
@@ -104,9 +104,11 @@ The local stack is up. In another shell:
   ovn-nbctl show                   # the OVN northbound database
 
 ovnet-controller (log: %[1]s/controller.log) allocates public IPs and network
-IDs and handles public-IP claims. Not running yet: the OVN translation and
-ovnet-agent, so no OVN rows are written and no interface is plugged (see
-README.md).
+IDs, handles public-IP claims, and writes Networks and NetworkInterfaces into
+the OVN NB database. Not running yet: chassis (ovs-vswitchd, ovn-controller)
+and ovnet-agent, so no interface is plugged and no packet flows; the example
+NetworkInterface waits for its Node "my-node", which no agent registers yet
+(see README.md).
 
 Ctrl-C (or make stop) tears everything down.
 `, runDir)

@@ -13,6 +13,8 @@ import (
 // ControllerOptions are the flags the stack passes to ovnet-controller.
 type ControllerOptions struct {
 	PublicPrefixes []string
+	// NB, when set, makes the controller write OVN rows there.
+	NB string
 }
 
 // BuildBinaries builds ovnet's commands into dir (go build, cached by Go).
@@ -35,6 +37,9 @@ func (s *Stack) StartController(binDir string, opts ControllerOptions) error {
 	}
 	for _, p := range opts.PublicPrefixes {
 		args = append(args, "--public-prefix", p)
+	}
+	if opts.NB != "" {
+		args = append(args, "--ovn-nb", opts.NB)
 	}
 	d, err := startDaemon("ovnet-controller", filepath.Join(s.RunDir, "controller.log"), nil, filepath.Join(binDir, "ovnet-controller"), args...)
 	if err != nil {

@@ -31,7 +31,7 @@ func TestUpDown(t *testing.T) {
 	if err := BuildBinaries(bin); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.StartController(bin, ControllerOptions{PublicPrefixes: []string{"10.0.0.0/24"}}); err != nil {
+	if err := s.StartController(bin, ControllerOptions{PublicPrefixes: []string{"10.0.0.0/24"}, NB: s.Central.NBEndpoint()}); err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
@@ -60,6 +60,11 @@ ovn-sbctl --bare --columns=name list SB_Global | wc -l`
 	// The example gateway names 10.0.0.3, for which no IP object exists:
 	// it says so instead of failing silently (decision 16).
 	waitShell(t, dir, "kubectl get natgateway my-nat-gateway -o jsonpath='{.status.conditions[0].reason}'", "IPNotFound")
+
+	// The Network is written to OVN; the NIC waits for its Node and says so.
+	waitShell(t, dir, "kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}'", "RowsWritten")
+	waitShell(t, dir, "ovn-nbctl --bare --columns=name find Logical_Router external_ids:apinet.ironcore.dev/owner-name=my-network", "default/my-network")
+	waitShell(t, dir, "kubectl get nic my-nic -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}'", `node "my-node" does not exist`)
 
 	// northd is alive and connected: the switch shows up in the SB database.
 	deadline := time.Now().Add(10 * time.Second)
