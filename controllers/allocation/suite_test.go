@@ -67,22 +67,12 @@ func namespace(t *testing.T, c client.Client) string {
 // eventually polls check until it returns nil, for at most 30 s.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	eventuallyWithin(t, 30*time.Second, what, check)
+	testenv.Eventually(t, 30*time.Second, what, check)
 }
 
 func eventuallyWithin(t *testing.T, d time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, d, what, check)
 }
 
 // events returns the reasons of the events about obj.

@@ -75,17 +75,7 @@ func ptr[T any](v T) *T { return &v }
 
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, what, check)
 }
 
 func ready(t *testing.T, c client.Client, obj client.Object, conds func() []metav1.Condition, want string) {
