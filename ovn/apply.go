@@ -58,10 +58,11 @@ var readOnlyColumns = map[string][]string{
 
 // plan is the operations of one Apply, built against the cache.
 type plan struct {
-	c     *Client
-	ops   []ovsdb.Operation
-	uuids map[string]map[string]string // table -> key -> uuid or named uuid of this plan's rows
-	named int
+	c        *Client
+	ops      []ovsdb.Operation
+	uuids    map[string]map[string]string // table -> key -> uuid or named uuid of this plan's rows
+	inserted map[string]int               // named uuid -> index of its insert operation
+	named    int
 }
 
 // Apply makes the database hold exactly rows for owner: it inserts missing
@@ -85,7 +86,7 @@ func (c *Client) plan(owner Owner, rows []Row) (*plan, error) {
 	if owner.UID == "" {
 		return nil, errors.New("apply: owner has no UID")
 	}
-	p := &plan{c: c, uuids: map[string]map[string]string{}}
+	p := &plan{c: c, uuids: map[string]map[string]string{}, inserted: map[string]int{}}
 	wanted := map[string]map[string]bool{}
 	for i := range rows {
 		r := &rows[i]
@@ -275,6 +276,7 @@ func (p *plan) insert(table string, r *Row) error {
 			Rows: []ovsdb.Row{{"external_ids": ids}},
 		})
 	}
+	p.inserted[name] = len(p.ops)
 	p.ops = append(p.ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: table, Row: row, UUIDName: name})
 	p.remember(table, r.Key, name)
 	return nil
@@ -290,6 +292,14 @@ func (p *plan) link(r *Row) error {
 			return fmt.Errorf("%s %s: %w", table, r.Key, err)
 		}
 		if pcur != nil && slices.Contains(refsOf(pcur, parent.Column), child) {
+			continue
+		}
+		if i, ok := p.inserted[puuid]; ok {
+			// A parent inserted by this plan lists the child from the start:
+			// some columns may never be empty (OVS Port.interfaces).
+			set, _ := p.ops[i].Row[parent.Column].(ovsdb.OvsSet)
+			set.GoSet = append(set.GoSet, ovsdb.UUID{GoUUID: child})
+			p.ops[i].Row[parent.Column] = set
 			continue
 		}
 		p.ops = append(p.ops, ovsdb.Operation{
@@ -354,6 +364,9 @@ func (p *plan) deleteUnwanted(owner Owner, wanted map[string]map[string]bool) {
 		tables = append(tables, t)
 	}
 	slices.Sort(tables)
+	type doomed struct{ table, uuid string }
+	var gone []doomed
+	deleting := map[string]bool{}
 	for _, table := range tables {
 		if _, ok := fieldsOf(p.newModel(table)).byColumn["external_ids"]; !ok {
 			continue
@@ -367,16 +380,22 @@ func (p *plan) deleteUnwanted(owner Owner, wanted map[string]map[string]bool) {
 			if wanted[table][key] && p.uuids[table][key] == uuidOf(m) {
 				continue
 			}
-			p.unlink(table, uuidOf(m))
-			p.ops = append(p.ops, ovsdb.Operation{
-				Op: ovsdb.OperationDelete, Table: table, Where: []ovsdb.Condition{uuidIs(uuidOf(m))},
-			})
+			gone = append(gone, doomed{table, uuidOf(m)})
+			deleting[uuidOf(m)] = true
 		}
+	}
+	for _, d := range gone {
+		p.unlink(d.table, d.uuid, deleting)
+		p.ops = append(p.ops, ovsdb.Operation{
+			Op: ovsdb.OperationDelete, Table: d.table, Where: []ovsdb.Condition{uuidIs(d.uuid)},
+		})
 	}
 }
 
-// unlink removes uuid from every cached reference column that lists it.
-func (p *plan) unlink(childTable, uuid string) {
+// unlink removes uuid from every cached reference column that lists it,
+// except in rows that are deleted too (a row's last reference may not be
+// removed from a column that must not be empty, such as OVS Port.interfaces).
+func (p *plan) unlink(childTable, uuid string, deleting map[string]bool) {
 	dbModel := p.c.Cache().DatabaseModel()
 	for table := range dbModel.Client().Types() {
 		ts := p.schema(table)
@@ -385,7 +404,7 @@ func (p *plan) unlink(childTable, uuid string) {
 				continue
 			}
 			for puuid, m := range p.c.Cache().Table(table).RowsShallow() {
-				if slices.Contains(refsOf(m, col), uuid) {
+				if !deleting[puuid] && slices.Contains(refsOf(m, col), uuid) {
 					p.ops = append(p.ops, ovsdb.Operation{
 						Op: ovsdb.OperationMutate, Table: table, Where: []ovsdb.Condition{uuidIs(puuid)},
 						Mutations: []ovsdb.Mutation{{

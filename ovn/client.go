@@ -220,7 +220,10 @@ func (c *Client) Transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.
 	start := time.Now()
 	results, err := c.Client.Transact(ctx, ops...)
 	if err == nil {
-		_, err = ovsdb.CheckOperationResults(results, ops)
+		var opErrs []ovsdb.OperationError
+		if opErrs, err = ovsdb.CheckOperationResults(results, ops); err != nil && len(opErrs) > 0 {
+			err = fmt.Errorf("%w: %v", err, opErrs)
+		}
 	}
 	c.transactions.Add(1)
 	c.cfg.Metrics.observe(c.Client.Schema().Name, time.Since(start), err)
