@@ -10,68 +10,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
-
-var provider = rows.Provider{
-	PhysicalNetwork: "physnet1",
-	TransitPrefix:   netip.MustParsePrefix("100.64.0.0/16"),
-	NextHop:         netip.MustParseAddr("100.64.0.1"),
-	PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
-}
 
 // start runs allocation and translation in one manager until stop is called
 // (or the test ends); it returns the manager's NB client.
 func start(t *testing.T, env *testenv.Env, central *stack.Central) (*ovn.Client, func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	nb, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})
+	p, err := stack.StartInProcess(env.Config, central.NBEndpoint(), stack.TestProvider(), 300, 400)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: testenv.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr(true)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, _ := allocation.NewIDPool(300, 400)
-	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(provider.PublicPrefixes), IDPool: ids}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = mgr.Start(ctx); close(done) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-			nb.Close()
-		}
-	}
-	t.Cleanup(stop)
-	return nb, stop
+	t.Cleanup(p.Stop)
+	return p.NB, p.Stop
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()

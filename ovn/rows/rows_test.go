@@ -1,4 +1,4 @@
-package rows
+package rows_test
 
 import (
 	"context"
@@ -11,14 +11,16 @@ import (
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/stack"
 )
 
-var provider = Provider{
+var provider = rows.Provider{
 	PhysicalNetwork: "physnet1",
 	TransitPrefix:   netip.MustParsePrefix("100.64.0.0/16"),
 	NextHop:         netip.MustParseAddr("100.64.0.1"),
@@ -26,11 +28,11 @@ var provider = Provider{
 }
 
 func network(name, uid string) *apinetv1alpha1.Network {
-	return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: typesUID(uid)}}
+	return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID(uid)}}
 }
 
 func nic(name, uid string, ips []string, prefixes []string, public ...string) *apinetv1alpha1.NetworkInterface {
-	n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: typesUID(uid)}}
+	n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID(uid)}}
 	for _, ip := range ips {
 		n.Spec.IPs = append(n.Spec.IPs, apinetv1alpha1.IPAddr(ip))
 	}
@@ -44,30 +46,30 @@ func nic(name, uid string, ips []string, prefixes []string, public ...string) *a
 }
 
 func TestNetworkRowsRefuseBadInput(t *testing.T) {
-	in := NetworkInput{Network: network("n", "u1"), VNI: 301, TransitIP: netip.MustParseAddr("100.64.0.11"), Provider: provider}
-	if _, err := NetworkRows(in); err != nil {
+	in := rows.NetworkInput{Network: network("n", "u1"), VNI: 301, TransitIP: netip.MustParseAddr("100.64.0.11"), Provider: provider}
+	if _, err := rows.NetworkRows(in); err != nil {
 		t.Fatal(err)
 	}
 	bad := in
-	bad.VNI = MaxVNI + 1
-	if _, err := NetworkRows(bad); err == nil {
+	bad.VNI = rows.MaxVNI + 1
+	if _, err := rows.NetworkRows(bad); err == nil {
 		t.Error("VNI above 2^23-1 accepted: its router key would be out of OVN's range")
 	}
 	bad = in
 	bad.TransitIP = netip.MustParseAddr("10.0.0.1")
-	if _, err := NetworkRows(bad); err == nil {
+	if _, err := rows.NetworkRows(bad); err == nil {
 		t.Error("transit IP outside the transit prefix accepted")
 	}
 }
 
 func TestNetworkInterfaceRows(t *testing.T) {
 	n := nic("a", "nic-uid", []string{"192.168.178.1", "fd00::1"}, []string{"10.50.0.7/24"}, "203.0.113.21")
-	got, err := NetworkInterfaceRowsFor(NetworkInterfaceInput{NIC: n, Network: network("net", "net-uid"), Chassis: "node1"})
+	got, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: n, Network: network("net", "net-uid"), Chassis: "node1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mac := MAC(n)
-	if mac != MAC(n.DeepCopy()) || !strings.HasPrefix(mac, "0a:") {
+	mac := rows.MAC(n)
+	if mac != rows.MAC(n.DeepCopy()) || !strings.HasPrefix(mac, "0a:") {
 		t.Fatalf("MAC %s not stable or not locally administered", mac)
 	}
 	lsp := got.Rows[0].Model.(*nbdb.LogicalSwitchPort)
@@ -97,7 +99,7 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	if len(got.PublicIPs) != 1 || len(got.Prefixes) != 1 || got.Prefixes[0] != "10.50.0.0/24" {
 		t.Errorf("realized = %v %v", got.PublicIPs, got.Prefixes)
 	}
-	if _, err := NetworkInterfaceRowsFor(NetworkInterfaceInput{NIC: nic("v6", "u", []string{"fd00::2"}, nil), Network: network("net", "net-uid")}); err == nil {
+	if _, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic("v6", "u", []string{"fd00::2"}, nil), Network: network("net", "net-uid")}); err == nil {
 		t.Error("IPv6-only NIC accepted silently")
 	}
 }
@@ -130,18 +132,18 @@ func TestRowsInRealOVN(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // let the cache see our write before the next owner's parents are resolved
 	}
-	apply(ProviderOwner(provider), ProviderRows(provider))
+	apply(rows.ProviderOwner(provider), rows.ProviderRows(provider))
 	for i, nw := range []*apinetv1alpha1.Network{network("net301", "uid-301"), network("net302", "uid-302")} {
 		vni := int64(301 + i)
-		rows, err := NetworkRows(NetworkInput{Network: nw, VNI: vni, TransitIP: netip.AddrFrom4([4]byte{100, 64, 0, byte(11 + i)}),
-			Provider: provider, Gateways: []GatewayChassis{{Name: "node1", Priority: 10}}})
+		netRows, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: netip.AddrFrom4([4]byte{100, 64, 0, byte(11 + i)}),
+			Provider: provider, Gateways: []rows.GatewayChassis{{Name: "node1", Priority: 10}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		apply(ovn.Owner{Kind: "Network", Namespace: "default", Name: nw.Name, UID: string(nw.UID)}, rows)
+		apply(ovn.Owner{Kind: "Network", Namespace: "default", Name: nw.Name, UID: string(nw.UID)}, netRows)
 		// The same private IPs in both networks.
 		n := nic("nic-"+nw.Name, "nic-uid-"+nw.Name, []string{"192.168.178.1"}, []string{"10.50.0.0/24"})
-		nr, err := NetworkInterfaceRowsFor(NetworkInterfaceInput{NIC: n, Network: nw, Chassis: "node1"})
+		nr, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: n, Network: nw, Chassis: "node1"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,82 @@
+package stack
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+// InProcess is ovnet-controller's controllers (allocation and OVN
+// translation) running inside a test process.
+type InProcess struct {
+	NB     *ovn.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartInProcess runs the controllers against the API server of cfg and the
+// NB database at nbEndpoint, with VNIs from [minVNI, maxVNI].
+func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider, minVNI, maxVNI int64) (*InProcess, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	nb, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{nbEndpoint}, Logger: logr.Discard()})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	skip := true
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
+		// Tests start several managers in one process.
+		Controller: config.Controller{SkipNameValidation: &skip}})
+	if err != nil {
+		cancel()
+		nb.Close()
+		return nil, err
+	}
+	ids, err := allocation.NewIDPool(minVNI, maxVNI)
+	if err == nil {
+		err = allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(provider.PublicPrefixes), IDPool: ids})
+	}
+	if err == nil {
+		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider})
+	}
+	if err != nil {
+		cancel()
+		nb.Close()
+		return nil, err
+	}
+	p := &InProcess{NB: nb, cancel: cancel, done: make(chan struct{})}
+	go func() { _ = mgr.Start(ctx); close(p.done) }()
+	return p, nil
+}
+
+// Stop stops the controllers and closes the NB connection.
+func (p *InProcess) Stop() {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	p.NB.Close()
+	p.cancel = nil
+}
+
+// TestProvider is the provider network of the tests and of make run.
+func TestProvider() rows.Provider {
+	return rows.Provider{
+		PhysicalNetwork: "physnet1",
+		TransitPrefix:   netip.MustParsePrefix("100.64.0.0/16"),
+		NextHop:         netip.MustParseAddr("100.64.0.1"),
+		PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+	}
+}
