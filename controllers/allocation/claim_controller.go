@@ -188,7 +188,9 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		case ip == nil || ip.Spec.IP == "":
 			pending = true
 		case e.ip == "" || !e.familyGiven:
-			r.Kind.record(obj, i, ip.Spec.IP, ip.Spec.IPFamily)
+			// The family of the address itself: the IP's spec.ipFamily may
+			// not be filled in yet.
+			r.Kind.record(obj, i, ip.Spec.IP, apinetv1alpha1.FamilyOf(ip.Spec.IP))
 		}
 	}
 	for i := range claimed.Items {

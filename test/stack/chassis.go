@@ -162,3 +162,36 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// AddProvider connects the chassis to a provider network: a netdev bridge
+// br-ex mapped to physnet, whose uplink is a veth to the namespace extNS,
+// the "external host" acting as upstream router with the given addresses
+// (CIDR) and forwarding on.
+func (ch *Chassis) AddProvider(physnet, extNS, hostIf string, addrs ...string) (*VM, error) {
+	steps := [][]string{
+		{"ovs-vsctl", "--db=unix:" + ch.DB, "add-br", "br-ex", "--", "set", "Bridge", "br-ex", "datapath_type=netdev"},
+		{"ovs-vsctl", "--db=unix:" + ch.DB, "set", "Open_vSwitch", ".", "external_ids:ovn-bridge-mappings=" + physnet + ":br-ex"},
+		{"ip", "netns", "add", extNS},
+		{"ip", "link", "add", hostIf, "type", "veth", "peer", "name", hostIf + "g"},
+		{"ip", "link", "set", hostIf + "g", "netns", extNS},
+		{"ip", "link", "set", hostIf, "netns", ch.NetNS},
+		{"ip", "netns", "exec", ch.NetNS, "ip", "link", "set", hostIf, "up"},
+		{"ovs-vsctl", "--db=unix:" + ch.DB, "add-port", "br-ex", hostIf},
+		{"ip", "netns", "exec", extNS, "ip", "link", "set", "lo", "up"},
+		{"ip", "netns", "exec", extNS, "ip", "link", "set", hostIf + "g", "name", "eth0"},
+		{"ip", "netns", "exec", extNS, "ip", "link", "set", "eth0", "up"},
+		{"ip", "netns", "exec", extNS, "ethtool", "-K", "eth0", "tx", "off"},
+		{"ip", "netns", "exec", extNS, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+		{"ip", "netns", "exec", extNS, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"},
+	}
+	for _, a := range addrs {
+		steps = append(steps, []string{"ip", "netns", "exec", extNS, "ip", "addr", "add", a, "dev", "eth0"})
+	}
+	for _, s := range steps {
+		if err := run(s...); err != nil {
+			_ = run("ip", "netns", "del", extNS)
+			return nil, err
+		}
+	}
+	return &VM{NetNS: extNS}, nil
+}
