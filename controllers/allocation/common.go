@@ -33,6 +33,21 @@ const retryWaiting = 20 * time.Second
 // address yet is looked at again.
 const recheckPending = 2 * time.Second
 
+// releaseGrace: a lock younger than this is not released because its
+// claimer was not found. A just-created claimer can be missing from a read
+// that lags the write that created it, and releasing its lock then would let
+// the value be handed out twice.
+const releaseGrace = 10 * time.Second
+
+// tooYoungToRelease returns how long to wait before a lock created at
+// created may be released for a missing claimer (0: it may be now).
+func tooYoungToRelease(created metav1.Time) time.Duration {
+	if age := time.Since(created.Time); age < releaseGrace {
+		return releaseGrace - age
+	}
+	return 0
+}
+
 // claimRefGroup is the API group claimers write into claim references.
 var claimRefGroup = apinetv1alpha1.GroupVersion.Group
 

@@ -103,7 +103,14 @@ func TestTwoControllersNeverDoubleBook(t *testing.T) {
 	byID := map[string]string{}
 	for _, nw := range nws.Items {
 		if other, dup := byID[nw.Spec.ID]; dup {
-			t.Fatalf("network ID %s handed out twice: %s and %s", nw.Spec.ID, other, nw.Name)
+			var lock apinetv1alpha1.NetworkID
+			_ = c.Get(ctx, client.ObjectKey{Name: nw.Spec.ID}, &lock)
+			for _, n := range nws.Items {
+				if n.Spec.ID == nw.Spec.ID {
+					t.Logf("network %s uid %s created %s conditions %+v", n.Name, n.UID, n.CreationTimestamp, n.Status.Conditions)
+				}
+			}
+			t.Fatalf("network ID %s handed out twice: %s and %s; lock claimRef %+v created %s", nw.Spec.ID, other, nw.Name, lock.Spec.ClaimRef, lock.CreationTimestamp)
 		}
 		byID[nw.Spec.ID] = nw.Name
 	}

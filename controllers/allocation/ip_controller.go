@@ -83,7 +83,7 @@ func (r *IPReconciler) allocate(ctx context.Context, ip *apinetv1alpha1.IP) (net
 	}
 	// A lock this IP already holds (we crashed, or the write of spec.ip
 	// failed) is reused rather than a second address taken.
-	addr, ok, err := TakeAddress(ctx, r.Client, r.Pool, family, apinetv1alpha1.ClaimRef{
+	addr, ok, err := TakeAddress(ctx, r.Client, r.APIReader, r.Pool, family, apinetv1alpha1.ClaimRef{
 		Group: claimRefGroup, Resource: "ips", Namespace: ip.Namespace, Name: ip.Name, UID: ip.UID,
 	})
 	if err != nil {
@@ -151,14 +151,25 @@ func createIPLock(ctx context.Context, c client.Client, pool *IPPool, addr netip
 // TakeAddress returns the address of family held by claim.UID (an
 // IPAddress lock), taking a free one from pool if it holds none. ok is
 // false when the pool is full.
-func TakeAddress(ctx context.Context, c client.Client, pool *IPPool, family apinetv1alpha1.IPFamily, claim apinetv1alpha1.ClaimRef) (addr netip.Addr, ok bool, err error) {
+//
+// A lock found in the cache is confirmed with live (a reader around the
+// cache): the cache may still hold a lock the server already released.
+func TakeAddress(ctx context.Context, c client.Client, live client.Reader, pool *IPPool, family apinetv1alpha1.IPFamily, claim apinetv1alpha1.ClaimRef) (addr netip.Addr, ok bool, err error) {
 	var locks apinetv1alpha1.IPAddressList
 	if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(claim.UID)}); err != nil {
 		return netip.Addr{}, false, err
 	}
 	for _, l := range locks.Items {
-		if a, err := netip.ParseAddr(string(l.Spec.IP)); err == nil && l.DeletionTimestamp.IsZero() && apinetv1alpha1.FamilyOf(l.Spec.IP) == family {
+		a, err := netip.ParseAddr(string(l.Spec.IP))
+		if err != nil || !l.DeletionTimestamp.IsZero() || apinetv1alpha1.FamilyOf(l.Spec.IP) != family {
+			continue
+		}
+		current := &apinetv1alpha1.IPAddress{}
+		switch err := live.Get(ctx, types.NamespacedName{Name: l.Name}, current); {
+		case err == nil && current.Spec.ClaimRef.UID == claim.UID && current.DeletionTimestamp.IsZero():
 			return a, true, nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return netip.Addr{}, false, err
 		}
 	}
 	ok, err = pool.Candidates(family, func(a netip.Addr) (bool, error) {

@@ -13,32 +13,46 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 )
 
-// IPAddressReconciler releases addresses: an IPAddress whose claiming IP is
-// gone (or holds another address) is deleted, and its protection finalizer
-// is removed only then, so an address cannot be freed while its IP exists.
+// IPAddressReconciler releases addresses: an IPAddress whose claimer is gone
+// (or holds another address) is deleted, and its protection finalizer is
+// removed only then, so an address cannot be freed while its IP exists.
 type IPAddressReconciler struct {
 	client.Client
 	// APIReader reads around the cache, to confirm a claimer is really gone.
 	APIReader client.Reader
 }
 
+// lockVerdict says what a lock's claimer makes of it.
+type lockVerdict int
+
+const (
+	lockHeld     lockVerdict = iota // the claimer holds the value
+	lockPending                     // the claimer has not recorded a value yet
+	lockReleased                    // the claimer holds another value
+	lockOrphaned                    // the claimer was not found
+)
+
 func (r *IPAddressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	lock := &apinetv1alpha1.IPAddress{}
 	if err := r.Get(ctx, req.NamespacedName, lock); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	held, settled, err := r.held(ctx, lock)
+	verdict, err := r.verdict(ctx, lock)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if held && !settled {
-		// The IP has no address yet: it will record this one or, if a
-		// racing replica won, another one. Look again shortly rather than
-		// rely on the IP's update reaching us after this lock is cached.
-		return ctrl.Result{RequeueAfter: recheckPending}, nil
-	}
-	if held {
+	switch verdict {
+	case lockHeld:
 		return ctrl.Result{}, nil
+	case lockPending:
+		// The IP will record this address or, if a racing replica won,
+		// another one. Look again shortly rather than rely on the IP's
+		// update reaching us after this lock is cached.
+		return ctrl.Result{RequeueAfter: recheckPending}, nil
+	case lockOrphaned:
+		if wait := tooYoungToRelease(lock.CreationTimestamp); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
 	}
 	if lock.DeletionTimestamp.IsZero() {
 		if err := r.Delete(ctx, lock); err != nil && !apierrors.IsNotFound(err) {
@@ -56,30 +70,36 @@ func (r *IPAddressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{}, nil
 }
 
-// held reports whether the claiming IP still exists and may hold this
-// address, and whether that is settled (the IP has recorded its address).
-func (r *IPAddressReconciler) held(ctx context.Context, lock *apinetv1alpha1.IPAddress) (held, settled bool, err error) {
+// verdict reads the lock's claimer live.
+func (r *IPAddressReconciler) verdict(ctx context.Context, lock *apinetv1alpha1.IPAddress) (lockVerdict, error) {
 	ref := lock.Spec.ClaimRef
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	switch {
 	case ref.Group != claimRefGroup:
 		// Claimed by a kind ovnet does not manage: not ours to release.
-		return true, true, nil
+		return lockHeld, nil
 	case ref.Resource == "networks":
 		// A Network's transit address (its OVN gateway port) is held while
 		// the Network exists.
-		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.Network{}, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
-		return ok, true, err
+		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.Network{}, key, string(ref.UID))
+		if err != nil || ok {
+			return lockHeld, err
+		}
+		return lockOrphaned, nil
 	case ref.Resource != "ips":
-		return true, true, nil
+		return lockHeld, nil
 	}
 	ip := &apinetv1alpha1.IP{}
-	ok, err := existsLive(ctx, r.APIReader, ip, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
-	if err != nil || !ok {
-		return false, true, err
+	ok, err := existsLive(ctx, r.APIReader, ip, key, string(ref.UID))
+	switch {
+	case err != nil:
+		return lockHeld, err
+	case !ok:
+		return lockOrphaned, nil
+	case ip.Spec.IP == "":
+		return lockPending, nil
+	case ip.Spec.IP == lock.Spec.IP:
+		return lockHeld, nil
 	}
-	if ip.Spec.IP == "" {
-		return true, false, nil
-	}
-	// An IP that ended up with another address does not hold this one.
-	return ip.Spec.IP == lock.Spec.IP, true, nil
+	return lockReleased, nil
 }

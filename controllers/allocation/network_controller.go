@@ -101,8 +101,15 @@ func (r *NetworkReconciler) allocate(ctx context.Context, nw *apinetv1alpha1.Net
 		return -1, "", "", err
 	}
 	for _, l := range locks.Items {
+		// The cache may still hold a lock the server already released:
+		// reuse a lock only if it is still ours on the server.
 		if id, err := strconv.ParseInt(l.Name, 10, 64); err == nil && l.DeletionTimestamp.IsZero() {
-			return id, "", "", nil
+			live := &apinetv1alpha1.NetworkID{}
+			if err := r.APIReader.Get(ctx, types.NamespacedName{Name: l.Name}, live); err == nil && live.Spec.ClaimRef.UID == nw.UID && live.DeletionTimestamp.IsZero() {
+				return id, "", "", nil
+			} else if err != nil && !apierrors.IsNotFound(err) {
+				return -1, "", "", err
+			}
 		}
 	}
 	taken := int64(-1)
@@ -165,6 +172,11 @@ func (r *NetworkIDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	if ok && nw.Spec.ID == lock.Name {
 		return ctrl.Result{}, nil
+	}
+	if !ok {
+		if wait := tooYoungToRelease(lock.CreationTimestamp); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil // see releaseGrace
+		}
 	}
 	if err := r.Delete(ctx, lock); err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, fmt.Errorf("release network ID %s: %w", lock.Name, err)

@@ -23,10 +23,12 @@ import (
 // default route (ovn/rows/network.go) once its VNI is allocated.
 type NetworkReconciler struct {
 	client.Client
-	NB       *ovn.Client
-	Provider rows.Provider
-	Transit  *allocation.IPPool
-	Recorder recorder.EventRecorder
+	// APIReader reads around the cache (see allocation.TakeAddress).
+	APIReader client.Reader
+	NB        *ovn.Client
+	Provider  rows.Provider
+	Transit   *allocation.IPPool
+	Recorder  recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks,verbs=get;list;watch;update;patch
@@ -58,7 +60,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 			return ctrl.Result{}, err
 		}
 	}
-	transit, ok, err := allocation.TakeAddress(ctx, r.Client, r.Transit, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
+	transit, ok, err := allocation.TakeAddress(ctx, r.Client, r.APIReader, r.Transit, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
 		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
 	})
 	if err != nil {

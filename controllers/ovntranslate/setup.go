@@ -74,7 +74,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
 		// The gateway chassis follow the gateway Nodes.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
-		Complete(&NetworkReconciler{Client: c, NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec}); err != nil {
+		Complete(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec}); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
