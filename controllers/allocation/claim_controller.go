@@ -282,7 +282,7 @@ func (r *ClaimReconciler) release(ctx context.Context, obj client.Object, ip *ap
 		return nil
 	}
 	if metav1.IsControlledBy(ip, obj) {
-		if err := r.Delete(ctx, ip); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Delete(ctx, ip, exactly(ip)); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("release IP %s: %w", ip.Name, err)
 		}
 		return nil

@@ -63,6 +63,14 @@ func warn(rec recorder.EventRecorder, obj client.Object, reason, action, format 
 	rec.Eventf(obj, nil, "Warning", reason, action, format, args...)
 }
 
+// exactly makes a delete apply only to the object that was judged: names of
+// locks are reused as soon as a value is released, and a cached object can
+// be an older holder of the name. A conflict then means "already gone".
+func exactly(obj client.Object) client.Preconditions {
+	uid := obj.GetUID()
+	return client.Preconditions{UID: &uid}
+}
+
 // existsLive reports whether an object with this key and UID exists, asking
 // the API server rather than the cache: a "gone" verdict deletes things, so
 // it must not come from a cache that has not seen a new object yet.

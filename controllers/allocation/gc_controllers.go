@@ -38,7 +38,7 @@ func (r *IPClaimGCReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	for _, o := range ip.OwnerReferences {
 		if o.Controller != nil && *o.Controller && o.UID == ref.UID {
-			if err := r.Delete(ctx, ip); err != nil && !apierrors.IsNotFound(err) {
+			if err := r.Delete(ctx, ip, exactly(ip)); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 				return ctrl.Result{}, fmt.Errorf("delete IP %s of a deleted %s: %w", ip.Name, kind.Kind, err)
 			}
 			return ctrl.Result{}, nil

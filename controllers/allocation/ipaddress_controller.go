@@ -55,7 +55,7 @@ func (r *IPAddressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		}
 	}
 	if lock.DeletionTimestamp.IsZero() {
-		if err := r.Delete(ctx, lock); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Delete(ctx, lock, exactly(lock)); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return ctrl.Result{}, fmt.Errorf("release %s: %w", lock.Name, err)
 		}
 		if err := r.Get(ctx, req.NamespacedName, lock); err != nil {

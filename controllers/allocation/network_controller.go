@@ -178,7 +178,7 @@ func (r *NetworkIDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			return ctrl.Result{RequeueAfter: wait}, nil // see releaseGrace
 		}
 	}
-	if err := r.Delete(ctx, lock); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.Delete(ctx, lock, exactly(lock)); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return ctrl.Result{}, fmt.Errorf("release network ID %s: %w", lock.Name, err)
 	}
 	return ctrl.Result{}, nil
