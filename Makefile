@@ -52,7 +52,7 @@ bench: deps
 run: deps build
 	hack/run.sh
 
-stop:
+stop: build
 	hack/run.sh stop
 
 clean:
