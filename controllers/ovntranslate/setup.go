@@ -71,6 +71,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
+	// At start, drop rows whose owner is gone.
+	if err := mgr.Add(&repair{reader: mgr.GetAPIReader(), nb: opts.NB, log: mgr.GetLogger().WithName("ovn-repair")}); err != nil {
+		return err
+	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
 		// The gateway chassis follow the gateway Nodes.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
