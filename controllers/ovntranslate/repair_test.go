@@ -2,9 +2,6 @@ package ovntranslate_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,24 +17,8 @@ import (
 // never ran) are deleted when the controller starts; rows of other tools stay.
 func TestRepairAtStart(t *testing.T) {
 	env := testenv.Start(t)
-	dir, err := os.MkdirTemp("/tmp", "rp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	central, err := stack.StartCentral(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer central.Stop()
-	nbctl := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + central.NBEndpoint()}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ovn-nbctl %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	central := stack.StartCentralT(t)
+	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }
 	nbctl("ls-add", "someone-elses-switch")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -60,26 +58,10 @@ func ready(t *testing.T, c client.Client, obj client.Object, conds func() []meta
 
 func TestTranslation(t *testing.T) {
 	env := testenv.Start(t)
-	dir, err := os.MkdirTemp("/tmp", "xl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	central, err := stack.StartCentral(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer central.Stop()
+	central := stack.StartCentralT(t)
 	_, stop := start(t, env, central)
 	c, ctx := env.Client, context.Background()
-	nbctl := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + central.NBEndpoint()}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ovn-nbctl %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -108,16 +107,7 @@ func TestNetworkInterfaceRows(t *testing.T) {
 // and their NICs to a real NB database and checks what ovn-northd made of
 // them: tunnel keys (VNI for switches, VNI + 2^23 for routers) and ports.
 func TestRowsInRealOVN(t *testing.T) {
-	dir, err := os.MkdirTemp("/tmp", "rows")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	central, err := stack.StartCentral(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer central.Stop()
+	central := stack.StartCentralT(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})
@@ -149,13 +139,7 @@ func TestRowsInRealOVN(t *testing.T) {
 		}
 		apply(ovn.Owner{Kind: "NetworkInterface", Namespace: "default", Name: n.Name, UID: string(n.UID)}, nr.Rows)
 	}
-	sbctl := func(args ...string) string {
-		out, err := exec.Command("ovn-sbctl", append([]string{"--db=" + central.SBEndpoint()}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ovn-sbctl %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	sbctl := func(args ...string) string { t.Helper(); return central.SBCtl(t, args...) }
 	want := map[string]string{"default/net301": "301", "default/net302": "302", "provider/physnet1": "100"}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -188,7 +172,7 @@ func TestRowsInRealOVN(t *testing.T) {
 			t.Errorf("SB has no port binding %s:\n%s", p, ports)
 		}
 	}
-	if log, _ := os.ReadFile(dir + "/northd-daemon.log"); strings.Contains(string(log), "ERR") || strings.Contains(string(log), "commit failed") {
+	if log, _ := os.ReadFile(central.Dir + "/northd-daemon.log"); strings.Contains(string(log), "ERR") || strings.Contains(string(log), "commit failed") {
 		t.Errorf("ovn-northd reported errors:\n%s", log)
 	}
 }
