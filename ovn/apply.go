@@ -56,6 +56,13 @@ var readOnlyColumns = map[string][]string{
 	"Bridge": {"datapath_id", "datapath_version", "status", "rstp_status"},
 }
 
+// daemonExternalIDs are external_ids keys the daemons add to rows ovnet
+// owns; Apply keeps them (ovn-controller marks a plugged interface
+// ovn-installed once its flows are in place).
+var daemonExternalIDs = map[string][]string{
+	"Interface": {"ovn-installed", "ovn-installed-ts"},
+}
+
 // plan is the operations of one Apply, built against the cache.
 type plan struct {
 	c        *Client
@@ -186,6 +193,7 @@ func (p *plan) upsert(table string, r *Row) error {
 	cur := existing[0]
 	p.remember(table, r.Key, uuidOf(cur))
 	ts := p.schema(table)
+	keepDaemonExternalIDs(table, r.Model, cur)
 	update := ovsdb.Row{}
 	for _, col := range fieldsOf(r.Model).columns {
 		if !p.ownsColumn(table, ts, col) {
@@ -208,6 +216,15 @@ func (p *plan) upsert(table string, r *Row) error {
 		})
 	}
 	return nil
+}
+
+func keepDaemonExternalIDs(table string, want, cur model.Model) {
+	ids := externalIDsOf(want)
+	for _, k := range daemonExternalIDs[table] {
+		if v, ok := externalIDsOf(cur)[k]; ok {
+			ids[k] = v
+		}
+	}
 }
 
 // ownsColumn: everything but _uuid, reference columns and daemon-written columns.

@@ -60,6 +60,26 @@ func TestApplyOVS(t *testing.T) {
 	if n, err := c.Apply(ctx, nic, plug("0a:00:00:00:00:01")); err != nil || n != 0 {
 		t.Errorf("unchanged re-apply: %d operations, %v", n, err)
 	}
+	// ovn-controller marks the interface installed; re-applying (even with
+	// a change) keeps its mark and writes nothing when nothing else changed.
+	vsctl("set", "Interface", "veth-a", "external_ids:ovn-installed=true")
+	waitFor(t, func() bool {
+		for _, m := range c.Cache().Table(vswitchd.InterfaceTable).Rows() {
+			if i := m.(*vswitchd.Interface); i.Name == "veth-a" && i.ExternalIDs["ovn-installed"] == "true" {
+				return true
+			}
+		}
+		return false
+	})
+	if n, err := c.Apply(ctx, nic, plug("0a:00:00:00:00:01")); err != nil || n != 0 {
+		t.Errorf("re-apply after ovn-installed: %d operations, %v", n, err)
+	}
+	if _, err := c.Apply(ctx, nic, plug("0a:00:00:00:00:02")); err != nil {
+		t.Fatal(err)
+	}
+	if got := vsctl("get", "Interface", "veth-a", "external_ids:ovn-installed", "external_ids:attached-mac"); got != "\"true\"\n\"0a:00:00:00:00:02\"" {
+		t.Errorf("after a MAC change: ovn-installed, attached-mac = %q", got)
+	}
 	if _, err := c.Delete(ctx, nic); err != nil {
 		t.Fatal(err)
 	}

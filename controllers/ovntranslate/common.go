@@ -18,7 +18,9 @@ import (
 const retryAfter = 5 * time.Second
 
 // patchCondition sets the Ready condition (status subresource) and records
-// a Warning event when it turns False with a new reason.
+// a Warning event when it turns False with a new reason. The patch carries
+// the resourceVersion: a merge patch replaces the whole conditions list, and
+// the node agent writes conditions of the same object.
 func patchCondition(ctx context.Context, c client.Client, rec recorder.EventRecorder, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
 	before := obj.DeepCopyObject().(client.Object)
 	old := meta.FindStatusCondition(*conds, apinetv1alpha1.ConditionReady)
@@ -28,7 +30,7 @@ func patchCondition(ctx context.Context, c client.Client, rec recorder.EventReco
 	if status == metav1.ConditionFalse && (old == nil || old.Reason != reason) && reason != "Pending" {
 		rec.Eventf(obj, nil, "Warning", reason, "Translate", "%s", msg)
 	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before), fieldOwner); err != nil {
+	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
 		return fmt.Errorf("update status: %w", err)
 	}
 	return nil

@@ -129,6 +129,7 @@ type NetworkInterfaceStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=nic,categories=apinet
+// +kubebuilder:selectablefield:JSONPath=`.spec.nodeRef.name`
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.networkRef.name`
 // +kubebuilder:printcolumn:name="IPs",type=string,JSONPath=`.spec.ips[*]`
 // +kubebuilder:printcolumn:name="Prefixes",type=string,JSONPath=`.spec.prefixes[*]`
