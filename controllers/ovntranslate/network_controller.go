@@ -93,7 +93,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	}
 	msg := fmt.Sprintf("switch and router written (VNI %d, gateway port %s)", vni, transit)
 	if len(gateways) == 0 {
-		msg += "; no gateway Node (label " + LabelGateway + "=true) yet, so no traffic leaves the network"
+		msg += "; no gateway Node (label " + apinetv1alpha1.LabelGateway + "=true) yet, so no traffic leaves the network"
 	}
 	return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionTrue, "RowsWritten", msg)
 }
@@ -112,7 +112,7 @@ func (r *NetworkReconciler) reconcileDelete(ctx context.Context, nw *apinetv1alp
 // gateways are the gateway Nodes' chassis, highest priority first (by name).
 func (r *NetworkReconciler) gateways(ctx context.Context) ([]rows.GatewayChassis, error) {
 	var nodes apinetv1alpha1.NodeList
-	if err := r.List(ctx, &nodes, client.MatchingLabels{LabelGateway: "true"}); err != nil {
+	if err := r.List(ctx, &nodes, client.MatchingLabels{apinetv1alpha1.LabelGateway: "true"}); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(nodes.Items))
@@ -143,7 +143,7 @@ func idAllocated(nw *apinetv1alpha1.Network) bool {
 }
 
 func chassisOf(n *apinetv1alpha1.Node) string {
-	if c := n.Annotations[AnnotationChassis]; c != "" {
+	if c := n.Annotations[apinetv1alpha1.AnnotationChassis]; c != "" {
 		return c
 	}
 	return n.Name

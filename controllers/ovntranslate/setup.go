@@ -26,11 +26,6 @@ import (
 const (
 	// Finalizer on Networks and NetworkInterfaces whose OVN rows exist.
 	Finalizer = "ovn.apinet.ironcore.dev/rows"
-	// LabelGateway marks Nodes whose chassis may host gateway ports.
-	LabelGateway = "apinet.ironcore.dev/gateway"
-	// AnnotationChassis on a Node names its OVN chassis (system-id); the
-	// node agent sets it. Without it the Node's name is the chassis name.
-	AnnotationChassis = "apinet.ironcore.dev/ovn-chassis"
 	// AnnotationTransitIP on a Network shows the address of its gateway port.
 	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
 

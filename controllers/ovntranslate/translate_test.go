@@ -97,8 +97,8 @@ func TestTranslation(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready(t, c, nic, func() []metav1.Condition { return nic.Status.Conditions }, `False/Pending: node "node1" does not exist`)
-	node := &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{ovntranslate.LabelGateway: "true"},
-		Annotations: map[string]string{ovntranslate.AnnotationChassis: "chassis-1"}}}
+	node := &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{apinetv1alpha1.LabelGateway: "true"},
+		Annotations: map[string]string{apinetv1alpha1.AnnotationChassis: "chassis-1"}}}
 	if err := c.Create(ctx, node); err != nil {
 		t.Fatal(err)
 	}

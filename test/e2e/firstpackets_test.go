@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -68,7 +67,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.ns = ns.Name
-	node := &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Annotations: map[string]string{ovntranslate.AnnotationChassis: "chassis-1"}}}
+	node := &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Annotations: map[string]string{apinetv1alpha1.AnnotationChassis: "chassis-1"}}}
 	if err := e.api.Client.Create(context.Background(), node); err != nil {
 		t.Fatal(err)
 	}

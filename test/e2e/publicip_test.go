@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -36,7 +35,7 @@ func TestPublicIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	patch := client.MergeFrom(node.DeepCopy())
-	node.Labels = map[string]string{ovntranslate.LabelGateway: "true"}
+	node.Labels = map[string]string{apinetv1alpha1.LabelGateway: "true"}
 	if err := c.Patch(ctx, node, patch); err != nil {
 		t.Fatal(err)
 	}
