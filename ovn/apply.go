@@ -137,18 +137,27 @@ func (p *plan) table(m model.Model) (string, error) {
 
 // byKey returns the cached rows of table whose primary key is key.
 func (p *plan) byKey(table, key string) []model.Model {
-	return p.byExternalID(table, KeyPrimary, key)
+	return p.c.byExternalID(table, KeyPrimary, key)
 }
 
-func (p *plan) byExternalID(table, idKey, value string) []model.Model {
-	rc := p.c.Cache().Table(table)
+// ByKey returns the cached row of ovnet's with primary key key in table,
+// or nil.
+func (c *Client) ByKey(table, key string) model.Model {
+	if found := c.byExternalID(table, KeyPrimary, key); len(found) > 0 {
+		return found[0]
+	}
+	return nil
+}
+
+func (c *Client) byExternalID(table, idKey, value string) []model.Model {
+	rc := c.Cache().Table(table)
 	if rc == nil {
 		return nil
 	}
 	// RowsByModels answers from the first index with a hit, and a probe that
 	// lacks an indexed key would hit rows that lack it too (rows of other
 	// tools): fill every other indexed key with a value no row carries.
-	probe := p.newModel(table)
+	probe := c.newModel(table)
 	ids := map[string]string{KeyPrimary: noSuchValue, KeyOwnerUID: noSuchValue}
 	ids[idKey] = value
 	setExternalIDs(probe, ids)
@@ -168,8 +177,8 @@ func (p *plan) byExternalID(table, idKey, value string) []model.Model {
 	return out
 }
 
-func (p *plan) newModel(table string) model.Model {
-	t := p.c.Cache().DatabaseModel().Client().Types()[table]
+func (c *Client) newModel(table string) model.Model {
+	t := c.Cache().DatabaseModel().Client().Types()[table]
 	return reflect.New(t.Elem()).Interface().(model.Model)
 }
 
@@ -385,10 +394,10 @@ func (p *plan) deleteUnwanted(owner Owner, wanted map[string]map[string]bool) {
 	var gone []doomed
 	deleting := map[string]bool{}
 	for _, table := range tables {
-		if _, ok := fieldsOf(p.newModel(table)).byColumn["external_ids"]; !ok {
+		if _, ok := fieldsOf(p.c.newModel(table)).byColumn["external_ids"]; !ok {
 			continue
 		}
-		for _, m := range p.byExternalID(table, KeyOwnerUID, owner.UID) {
+		for _, m := range p.c.byExternalID(table, KeyOwnerUID, owner.UID) {
 			ids := externalIDsOf(m)
 			if !IsOwnedBy(ids, owner.UID) {
 				continue

@@ -1,5 +1,6 @@
 // Command ovnet-dev runs the local ovnet stack for developers and users who
-// want to try ovnet on one machine (make run, make stop).
+// want to try ovnet on one machine (make run, make stop), and puts "VMs"
+// (network namespaces) behind its NetworkInterfaces.
 package main
 
 import (
@@ -7,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,14 +16,26 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 const usage = `usage:
-  ovnet-dev up   [--run-dir DIR] [--samples DIR]   bring the local stack up, until Ctrl-C
-  ovnet-dev stop [--run-dir DIR]                   stop a stack left running
+  ovnet-dev up   [--run-dir DIR] [--samples DIR] [--nodes a,b,c] [--public-prefix P]
+                                        bring the local stack up, until Ctrl-C
+  ovnet-dev stop [--run-dir DIR]        stop a stack left running
+  ovnet-dev vm attach [--run-dir DIR] NAMESPACE/NIC
+                                        put a VM (network namespace) behind a NetworkInterface
+  ovnet-dev vm detach [--run-dir DIR] NAMESPACE/NIC
+                                        remove it
 `
 
 func main() {
@@ -29,25 +43,36 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
-	runDir := fs.String("run-dir", ".run", "directory for the stack's databases, sockets, logs and env.sh")
+	cmd, args := os.Args[1], os.Args[2:]
+	if cmd == "vm" && len(args) > 0 {
+		cmd, args = "vm "+args[0], args[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	runDir := fs.String("run-dir", ".run", "directory for the stack's databases, sockets, logs, env.sh and stack.json")
 	samples := fs.String("samples", "", "directory of manifests to apply once the stack is up")
-	binDir := fs.String("bin-dir", "bin", "directory holding ovnet-controller")
+	binDir := fs.String("bin-dir", "bin", "directory holding ovnet-controller and ovnet-agent")
+	nodes := fs.String("nodes", "my-node,node-2,node-3", "the chassis (one Node and ovnet-agent each); my-node is the examples' node")
 	var prefixes listFlag
 	fs.Var(&prefixes, "public-prefix", "public IP pool for ovnet-controller (repeatable; default 10.0.0.0/24, which holds the examples' addresses)")
-	_ = fs.Parse(os.Args[2:])
+	_ = fs.Parse(args)
 	abs, err := filepath.Abs(*runDir)
 	if err != nil {
 		fail(err)
 	}
-	switch os.Args[1] {
+	switch cmd {
 	case "up":
 		if len(prefixes) == 0 {
 			prefixes = listFlag{"10.0.0.0/24"}
 		}
-		err = up(abs, *samples, *binDir, prefixes)
+		err = up(abs, *samples, *binDir, strings.Split(*nodes, ","), prefixes)
 	case "stop":
 		err = stop(abs)
+	case "vm attach", "vm detach":
+		if fs.NArg() != 1 {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		err = vm(abs, cmd == "vm attach", fs.Arg(0))
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -67,27 +92,39 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-func up(runDir, samples, binDir string, prefixes []string) error {
+func up(runDir, samples, binDir string, nodes, prefixes []string) error {
 	pidFile := filepath.Join(runDir, "ovnet-dev.pid")
 	if pid, err := readPid(pidFile); err == nil && syscall.Kill(pid, 0) == nil {
 		return fmt.Errorf("a stack is already running in %s (pid %d): make stop", runDir, pid)
 	}
+	provider := stack.TestProvider()
+	provider.PublicPrefixes = nil
+	for _, p := range prefixes {
+		pp, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("--public-prefix %q: %w", p, err)
+		}
+		provider.PublicPrefixes = append(provider.PublicPrefixes, pp)
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	fmt.Println("ovnet-dev: starting kube-apiserver + etcd with the ovnet CRDs, and OVN central (NB, SB, northd)")
-	s, err := stack.Up(runDir)
+	fmt.Printf("ovnet-dev: starting kube-apiserver + etcd with the ovnet CRDs, OVN central, and chassis %s\n", strings.Join(nodes, ", "))
+	s, err := stack.Up(stack.Options{RunDir: runDir, Nodes: nodes, Provider: provider})
 	if err != nil {
 		return err
 	}
 	defer s.Down()
-	fmt.Println("ovnet-dev: starting ovnet-controller with public prefixes", prefixes)
-	if err := s.StartController(binDir, stack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint()}); err != nil {
-		return err
-	}
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return err
 	}
 	defer os.Remove(pidFile)
+	fmt.Println("ovnet-dev: starting ovnet-controller (public prefixes", prefixes, ") and one ovnet-agent per chassis")
+	if err := s.StartController(binDir, stack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint()}); err != nil {
+		return err
+	}
+	if err := s.StartAgents(binDir); err != nil {
+		return err
+	}
 	if samples != "" {
 		out, err := exec.Command(filepath.Join(testenv.Assets(), "kubectl"), "--kubeconfig", filepath.Join(runDir, "kubeconfig"), "apply", "-f", samples).CombinedOutput()
 		fmt.Print(string(out))
@@ -96,40 +133,92 @@ func up(runDir, samples, binDir string, prefixes []string) error {
 		}
 	}
 	fmt.Printf(`
-The local stack is up. In another shell:
+The local stack is up (chassis: %[2]s). In another shell, as root:
 
   source %[1]s/env.sh
-  kubectl get apinet -A            # the ironcore-net objects
-  kubectl get ipaddr,networkids     # the locks on public IPs and network IDs
-  ovn-nbctl show                   # the OVN northbound database
+  kubectl get apinet -A               # the ironcore-net objects
+  kubectl get nic -A -o wide          # interfaces, their state and tap device
+  ovn-nbctl show                      # the OVN northbound database
+  bin/ovnet-dev vm attach default/my-nic   # a VM namespace behind the example NIC
+  ip netns exec %[3]s-vm-default-my-nic ping 10.0.0.1 ...
+  ip netns exec $OVNET_EXTERNAL ping 10.0.0.1   # from the external host
 
-ovnet-controller (log: %[1]s/controller.log) allocates public IPs and network
-IDs, handles public-IP claims, and writes Networks and NetworkInterfaces into
-the OVN NB database. Not running yet: chassis (ovs-vswitchd, ovn-controller)
-and ovnet-agent, so no interface is plugged and no packet flows; the example
-NetworkInterface waits for its Node "my-node", which no agent registers yet
-(see README.md).
-
+Logs: %[1]s/controller.log, %[1]s/agent-<node>.log, %[1]s/ovn/, %[1]s/n<i>/.
 Ctrl-C (or make stop) tears everything down.
-`, runDir)
+`, runDir, strings.Join(nodes, ", "), s.Layout.Prefix)
 	<-ctx.Done()
 	fmt.Println("\novnet-dev: stopping")
 	return nil
 }
 
-func stop(runDir string) error {
-	pid, err := readPid(filepath.Join(runDir, "ovnet-dev.pid"))
-	if errors.Is(err, os.ErrNotExist) {
-		fmt.Println("ovnet-dev: no stack running in", runDir)
-		return nil
+// vm attaches or detaches the VM namespace behind namespace/name.
+func vm(runDir string, attach bool, ref string) error {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" {
+		return fmt.Errorf("%q: want NAMESPACE/NIC", ref)
 	}
+	layout, err := stack.ReadLayout(runDir)
 	if err != nil {
 		return err
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if !attach {
+		return exec.Command("ip", "netns", "del", layout.VMNamespace(ns, name)).Run()
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(runDir, "kubeconfig"))
+	if err != nil {
 		return err
 	}
-	fmt.Println("ovnet-dev: asked the stack (pid", pid, ") to stop")
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
+	nic := &apinetv1alpha1.NetworkInterface{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The agent reports the tap device moments after the NIC is created.
+	for {
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, nic); err != nil {
+			return err
+		}
+		if nic.Status.TapDevice != nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	v, err := layout.AttachVM(nic)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("VM of %s is network namespace %s (eth0: %s; state %s)\n  ip netns exec %s ping ...\n",
+		ref, v.NetNS, strings.Join(ipStrings(nic.Spec.IPs), ", "), nic.Status.State, v.NetNS)
+	return nil
+}
+
+func ipStrings(ips []apinetv1alpha1.IPAddr) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = string(ip)
+	}
+	return out
+}
+
+func stop(runDir string) error {
+	pid, err := readPid(filepath.Join(runDir, "ovnet-dev.pid"))
+	if err == nil && syscall.Kill(pid, syscall.SIGTERM) == nil {
+		fmt.Println("ovnet-dev: asked the stack (pid", pid, ") to stop")
+		return nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	// No live stack: its daemons died with it (parent-death signal), but
+	// its network namespaces may be left.
+	if layout, err := stack.ReadLayout(runDir); err == nil {
+		stack.RemoveNamespaces(layout.Prefix)
+		fmt.Println("ovnet-dev: no stack running in", runDir, "; removed its network namespaces", layout.Prefix+"-*")
+		return nil
+	}
+	fmt.Println("ovnet-dev: no stack running in", runDir)
 	return nil
 }
 

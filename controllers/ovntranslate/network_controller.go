@@ -70,7 +70,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
 			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix))
 	}
-	gateways, err := r.gateways(ctx)
+	gateways, err := r.gateways(ctx, vni)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -109,8 +109,11 @@ func (r *NetworkReconciler) reconcileDelete(ctx context.Context, nw *apinetv1alp
 	return r.Update(ctx, nw, fieldOwner)
 }
 
-// gateways are the gateway Nodes' chassis, highest priority first (by name).
-func (r *NetworkReconciler) gateways(ctx context.Context) ([]rows.GatewayChassis, error) {
+// gateways are the gateway Nodes' chassis, highest priority first. The
+// order is the chassis names rotated by the VNI, so that the Networks'
+// active gateways spread over the gateway chassis instead of all landing
+// on the first one, and stay put while the set of gateways is unchanged.
+func (r *NetworkReconciler) gateways(ctx context.Context, vni int64) ([]rows.GatewayChassis, error) {
 	var nodes apinetv1alpha1.NodeList
 	if err := r.List(ctx, &nodes, client.MatchingLabels{apinetv1alpha1.LabelGateway: "true"}); err != nil {
 		return nil, err
@@ -123,8 +126,8 @@ func (r *NetworkReconciler) gateways(ctx context.Context) ([]rows.GatewayChassis
 	}
 	slices.Sort(names)
 	out := make([]rows.GatewayChassis, len(names))
-	for i, n := range names {
-		out[i] = rows.GatewayChassis{Name: n, Priority: 100 - i}
+	for i := range names {
+		out[i] = rows.GatewayChassis{Name: names[(int(vni)+i)%len(names)], Priority: 100 - i}
 	}
 	return out, nil
 }

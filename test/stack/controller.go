@@ -28,7 +28,7 @@ func BuildBinaries(dir string) error {
 }
 
 // StartController runs bin/ovnet-controller against the stack's API server;
-// its log is runDir/controller.log.
+// its log is RunDir/controller.log.
 func (s *Stack) StartController(binDir string, opts ControllerOptions) error {
 	args := []string{
 		"--kubeconfig", filepath.Join(s.RunDir, "kubeconfig"),
@@ -41,16 +41,37 @@ func (s *Stack) StartController(binDir string, opts ControllerOptions) error {
 	if opts.NB != "" {
 		args = append(args, "--ovn-nb", opts.NB)
 	}
-	d, err := startDaemon("ovnet-controller", filepath.Join(s.RunDir, "controller.log"), nil, filepath.Join(binDir, "ovnet-controller"), args...)
+	return s.startBinary(filepath.Join(binDir, "ovnet-controller"), filepath.Join(s.RunDir, "controller.log"), args...)
+}
+
+// StartAgents runs one bin/ovnet-agent per chassis, in veth mode, with the
+// chassis's namespace for the veth pairs; every node offers gateways. The
+// logs are RunDir/agent-<node>.log.
+func (s *Stack) StartAgents(binDir string) error {
+	for _, ch := range s.Chassis {
+		err := s.startBinary(filepath.Join(binDir, "ovnet-agent"), filepath.Join(s.RunDir, "agent-"+ch.Name+".log"),
+			"--kubeconfig", filepath.Join(s.RunDir, "kubeconfig"),
+			"--node-name", ch.Name, "--gateway",
+			"--ovs-db", ch.Endpoint(), "--netns", ch.NetNS,
+			"--metrics-bind-address", "0", "--health-probe-bind-address", "")
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) startBinary(bin, logFile string, args ...string) error {
+	d, err := startDaemon(filepath.Base(bin), logFile, nil, bin, args...)
 	if err != nil {
 		return err
 	}
-	s.controller = d
-	// A controller that fails on its flags exits at once: report that here.
+	s.daemons = append(s.daemons, d)
+	// A binary that fails on its flags exits at once: report that here.
 	select {
 	case <-d.done:
-		log, _ := os.ReadFile(filepath.Join(s.RunDir, "controller.log"))
-		return fmt.Errorf("ovnet-controller exited: %s", log)
+		log, _ := os.ReadFile(logFile)
+		return fmt.Errorf("%s exited: %s", filepath.Base(bin), log)
 	case <-time.After(time.Second):
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
+	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -79,4 +80,48 @@ func TestProvider() rows.Provider {
 		NextHop:         netip.MustParseAddr("100.64.0.1"),
 		PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 	}
+}
+
+// Agent is ovnet-agent running inside a test process for one chassis.
+type Agent struct {
+	OVS    *ovn.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartInProcessAgent runs the node agent of ch (Node name = chassis name)
+// in veth mode against the API server of cfg; the Node gets labels.
+func StartInProcessAgent(cfg *rest.Config, ch *Chassis, labels map[string]string) (*Agent, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ovs, err := ovn.ConnectOVS(ctx, ovn.Config{Endpoints: []string{ch.Endpoint()}, Logger: logr.Discard()})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	skip := true
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:      nodeagent.CacheOptions(ch.Name),
+		Controller: config.Controller{SkipNameValidation: &skip}})
+	if err == nil {
+		err = nodeagent.Setup(mgr, nodeagent.Options{NodeName: ch.Name, Labels: labels, OVS: ovs, Devices: &nodeagent.Veth{NetNS: ch.NetNS}})
+	}
+	if err != nil {
+		cancel()
+		ovs.Close()
+		return nil, err
+	}
+	a := &Agent{OVS: ovs, cancel: cancel, done: make(chan struct{})}
+	go func() { _ = mgr.Start(ctx); close(a.done) }()
+	return a, nil
+}
+
+// Stop stops the agent (its devices stay, as when a real agent restarts).
+func (a *Agent) Stop() {
+	if a.cancel == nil {
+		return
+	}
+	a.cancel()
+	<-a.done
+	a.OVS.Close()
+	a.cancel = nil
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,9 @@ func TestUpDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	s, err := Up(dir)
+	provider := TestProvider()
+	provider.PublicPrefixes = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+	s, err := Up(Options{RunDir: dir, Nodes: []string{"my-node", "node-2", "node-3"}, Provider: provider})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +40,11 @@ func TestUpDown(t *testing.T) {
 	var pids []int
 	for _, d := range s.Central.daemons {
 		pids = append(pids, d.cmd.Process.Pid)
+	}
+	for _, ch := range s.Chassis {
+		for _, d := range ch.daemons {
+			pids = append(pids, d.cmd.Process.Pid)
+		}
 	}
 	samples := filepath.Join(testenv.RepoRoot(), "manifests", "samples")
 	script := `set -e; source ` + dir + `/env.sh
@@ -65,6 +73,25 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	waitShell(t, dir, "ovn-nbctl --bare --columns=name find Logical_Router external_ids:apinet.ironcore.dev/owner-name=my-network", "default/my-network")
 	waitShell(t, dir, "kubectl get nic my-nic -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}'", `node "my-node" does not exist`)
 
+	// The agents register the Nodes: the NIC converges, its agent plugs it
+	// and reports the tap device, and a VM behind it (the documented
+	// command) is reached on its public IP from the external host.
+	if err := s.StartAgents(bin); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range s.daemons {
+		pids = append(pids, d.cmd.Process.Pid)
+	}
+	waitShell(t, dir, "kubectl get nodes.core.apinet.ironcore.dev -o jsonpath='{.items[*].metadata.annotations.apinet\\.ironcore\\.dev/ovn-chassis}'", "my-node node-2 node-3")
+	waitShell(t, dir, "kubectl get nic my-nic -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.state}'", "RowsWritten Ready")
+	out, err = exec.Command(filepath.Join(bin, "ovnet-dev"), "vm", "attach", "--run-dir", dir, "default/my-nic").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ovnet-dev vm attach: %v\n%s", err, out)
+	}
+	waitShell(t, dir, "ip netns exec $OVNET_EXTERNAL ping -c 1 -W 1 10.0.0.1 >/dev/null && echo reached", "reached")
+	vmNS := s.Layout.VMNamespace("default", "my-nic")
+	waitShell(t, dir, "ip netns exec "+vmNS+" ping -c 1 -W 1 100.64.0.1 >/dev/null && echo reached", "reached")
+
 	// northd is alive and connected: the switch shows up in the SB database.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -78,6 +105,9 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.Down()
+	if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), s.Layout.Prefix) {
+		t.Errorf("namespaces left after Down:\n%s", out)
+	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, 0); err == nil && !zombie(pid) {
 			t.Errorf("process %d still running after Down", pid)

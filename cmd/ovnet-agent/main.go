@@ -1,0 +1,126 @@
+// Command ovnet-agent is ovnet's node agent: one per node, it registers the
+// node's apinet Node with its OVN chassis name and attaches the node's
+// NetworkInterfaces to OVN's br-int (see package nodeagent).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/nodeagent"
+	"github.com/ovnet-dev/ovnet/ovn"
+)
+
+type labelFlag map[string]string
+
+func (l labelFlag) String() string {
+	var out []string
+	for k, v := range l {
+		out = append(out, k+"="+v)
+	}
+	return strings.Join(out, ",")
+}
+
+func (l labelFlag) Set(v string) error {
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not key=value", kv)
+		}
+		l[k] = val
+	}
+	return nil
+}
+
+type flags struct {
+	nodeName    string
+	labels      labelFlag
+	zone        string
+	gateway     bool
+	ovsDB       string
+	bridge      string
+	mode        string
+	netns       string
+	metricsAddr string
+	probeAddr   string
+}
+
+func main() {
+	f := flags{labels: labelFlag{}}
+	host, _ := os.Hostname()
+	flag.StringVar(&f.nodeName, "node-name", host, "name of the apinet Node this agent registers and serves")
+	flag.Var(f.labels, "node-label", "label key=value to set on the Node; repeatable and comma-separated")
+	flag.StringVar(&f.zone, "zone", "", "sets the Node label topology.kubernetes.io/zone")
+	flag.BoolVar(&f.gateway, "gateway", false, "offer this node's chassis for gateway ports (sets label "+apinetv1alpha1.LabelGateway+"=true)")
+	flag.StringVar(&f.ovsDB, "ovs-db", "unix:/var/run/openvswitch/db.sock", "this host's Open_vSwitch database")
+	flag.StringVar(&f.bridge, "bridge", "br-int", "OVN's integration bridge")
+	flag.StringVar(&f.mode, "mode", "veth", "how NetworkInterfaces are carried: veth (SR-IOV is not built yet)")
+	flag.StringVar(&f.netns, "netns", "", "named network namespace of this node's OVS datapath where veth pairs are created (for a chassis in its own namespace, as in the local stack); empty: the agent's own")
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8091", "address of the /healthz and /readyz endpoints")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := run(ctrl.SetupSignalHandler(), f); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "ovnet-agent failed")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f flags) error {
+	if f.nodeName == "" {
+		return fmt.Errorf("--node-name is empty and the host name is unknown")
+	}
+	if f.mode != "veth" {
+		return fmt.Errorf("--mode %q: only veth is supported", f.mode)
+	}
+	if f.zone != "" {
+		f.labels["topology.kubernetes.io/zone"] = f.zone
+	}
+	if f.gateway {
+		f.labels[apinetv1alpha1.LabelGateway] = "true"
+	}
+	endpoints, err := ovn.ParseEndpoints(f.ovsDB)
+	if err != nil {
+		return fmt.Errorf("--ovs-db: %w", err)
+	}
+	ovs, err := ovn.ConnectOVS(ctx, ovn.Config{Endpoints: endpoints, Logger: ctrl.Log.WithName("ovsdb"), Metrics: ovn.NewMetrics(metrics.Registry)})
+	if err != nil {
+		return err
+	}
+	defer ovs.Close()
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme.New(),
+		Cache:                  nodeagent.CacheOptions(f.nodeName),
+		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress: f.probeAddr,
+	})
+	if err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+	if err := nodeagent.Setup(mgr, nodeagent.Options{
+		NodeName: f.nodeName, Labels: f.labels, OVS: ovs, Bridge: f.bridge, Devices: &nodeagent.Veth{NetNS: f.netns},
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting", "node", f.nodeName, "labels", f.labels, "ovs", f.ovsDB, "mode", f.mode)
+	return mgr.Start(ctx)
+}

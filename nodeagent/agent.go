@@ -1,0 +1,156 @@
+// Package nodeagent is the node agent: it registers its apinet Node (with
+// the OVN chassis name of this host's Open_vSwitch), and for every
+// NetworkInterface bound to the Node it creates the device that carries it
+// (a veth pair here, an SR-IOV VF elsewhere), plugs the device's host port
+// into br-int with external_ids:iface-id = the NIC's logical switch port,
+// and reports status.state (Pending until ovn-controller has installed the
+// port, then Ready; Error with a reason) and the device in status.
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
+)
+
+// Well-known names of the agent.
+const (
+	// Finalizer on NetworkInterfaces whose device exists on their node.
+	Finalizer = "nodeagent.apinet.ironcore.dev/device"
+	// ConditionAttached on a NetworkInterface: whether its device is plugged
+	// and installed by OVN on its node, or why not.
+	ConditionAttached = "Attached"
+
+	fieldOwner = client.FieldOwner("ovnet-agent")
+)
+
+// Options configure the agent.
+type Options struct {
+	// NodeName is the apinet Node this agent registers and serves.
+	NodeName string
+	// Labels are set on the Node (zone, gateway, ...).
+	Labels map[string]string
+	// OVS is this host's Open_vSwitch database.
+	OVS *ovn.Client
+	// Bridge is OVN's integration bridge, br-int.
+	Bridge  string
+	Devices Devices
+}
+
+// CacheOptions restrict the manager's NetworkInterface cache to the NICs
+// bound to node: an agent never holds the cluster's other NICs.
+func CacheOptions(node string) ctrlcache.Options {
+	return ctrlcache.Options{ByObject: map[client.Object]ctrlcache.ByObject{
+		&apinetv1alpha1.NetworkInterface{}: {Field: fields.OneTermEqualSelector("spec.nodeRef.name", node)},
+		&apinetv1alpha1.Node{}:             {Field: fields.OneTermEqualSelector("metadata.name", node)},
+	}}
+}
+
+// Setup registers the Node (when the manager starts) and the
+// NetworkInterface controller. The manager's cache must come from
+// CacheOptions.
+func Setup(mgr manager.Manager, opts Options) error {
+	if opts.Bridge == "" {
+		opts.Bridge = "br-int"
+	}
+	chassis, err := ChassisName(opts.OVS)
+	if err != nil {
+		return err
+	}
+	log := mgr.GetLogger().WithName("nodeagent")
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := RegisterNode(ctx, mgr.GetClient(), opts.NodeName, chassis, opts.Labels); err != nil {
+			return err
+		}
+		log.Info("node registered", "node", opts.NodeName, "chassis", chassis)
+		<-ctx.Done()
+		return nil
+	})); err != nil {
+		return err
+	}
+	ovsEvents := make(chan event.GenericEvent, 4096)
+	opts.OVS.Cache().AddEventHandler(interfaceEvents(ovsEvents, log))
+	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-agent").
+		For(&apinetv1alpha1.NetworkInterface{}).
+		// ovn-controller marking a port installed (or OVS losing it) wakes its NIC.
+		WatchesRawSource(source.Channel(ovsEvents, &handler.EnqueueRequestForObject{})).
+		Complete(&NetworkInterfaceReconciler{
+			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ovnet-agent"),
+			NodeName: opts.NodeName, OVS: opts.OVS, Bridge: opts.Bridge, Devices: opts.Devices,
+		})
+}
+
+// ChassisName is this host's OVN chassis name: the Open_vSwitch system-id.
+func ChassisName(ovs *ovn.Client) (string, error) {
+	for _, m := range ovs.Cache().Table(vswitchd.OpenvSwitchTable).Rows() {
+		if id := m.(*vswitchd.OpenvSwitch).ExternalIDs["system-id"]; id != "" {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("the Open_vSwitch database has no external_ids:system-id: is ovn-controller set up on this host?")
+}
+
+// RegisterNode creates the Node, or brings its labels and chassis
+// annotation up to date; labels set by others are kept.
+func RegisterNode(ctx context.Context, c client.Client, name, chassis string, labels map[string]string) error {
+	node := &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	_, err := controllerutil.CreateOrPatch(ctx, c, node, func() error {
+		if node.Labels == nil {
+			node.Labels = map[string]string{}
+		}
+		maps.Copy(node.Labels, labels)
+		if node.Annotations == nil {
+			node.Annotations = map[string]string{}
+		}
+		node.Annotations[apinetv1alpha1.AnnotationChassis] = chassis
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", name, err)
+	}
+	return nil
+}
+
+// interfaceEvents turns changes of ovnet's Interface rows into events for
+// their NICs. The send never blocks libovsdb's cache; NICs still Pending
+// are also looked at again periodically.
+func interfaceEvents(ch chan<- event.GenericEvent, log logr.Logger) cache.EventHandler {
+	send := func(table string, m model.Model) {
+		if table != vswitchd.InterfaceTable {
+			return
+		}
+		ids := m.(*vswitchd.Interface).ExternalIDs
+		if !ovn.IsManaged(ids) || ids[ovn.KeyOwnerKind] != "NetworkInterface" {
+			return
+		}
+		nic := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: ids[ovn.KeyOwnerNamespace], Name: ids[ovn.KeyOwnerName]}}
+		select {
+		case ch <- event.GenericEvent{Object: nic}:
+		default:
+			log.V(1).Info("OVS event dropped; the periodic check catches up", "nic", client.ObjectKeyFromObject(nic))
+		}
+	}
+	return &cache.EventHandlerFuncs{
+		AddFunc:    send,
+		UpdateFunc: func(table string, _, m model.Model) { send(table, m) },
+		DeleteFunc: send,
+	}
+}
