@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -18,38 +16,31 @@ import (
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
-// TestPublicIP: with a provider network and the chassis as gateway, the
-// external host reaches a NIC's public IP and sees it as the source of the
-// NIC's outgoing traffic; a NIC without public IP leaks nothing onto the
-// provider network.
+// upstream is the external host's address: the provider next hop.
+const upstream = "100.64.0.1"
+
+// TestPublicIP: the external host reaches a NIC's public IP and sees it as
+// the source of the NIC's outgoing traffic; a NIC without public IP leaks
+// nothing onto the provider network; when the active gateway chassis
+// fails, another takes over and the public IP answers again.
 func TestPublicIP(t *testing.T) {
 	e := setup(t)
-	ctx, c := context.Background(), e.api.Client
-	ext, err := e.chassis.AddProvider("physnet1", "ovnet-"+e.tag+"-ext", "p"+e.tag, "100.64.0.1/16", "203.0.113.1/24")
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	nw := e.network("net1")
+	// The active gateway (highest priority) of the Network; the NICs live
+	// on the other chassis so that they survive its failure.
+	gw := e.activeGateway(nw)
+	var others []string
+	for _, n := range nodes {
+		if n != gw {
+			others = append(others, n)
+		}
 	}
-	t.Cleanup(ext.Remove)
-	node := &apinetv1alpha1.Node{}
-	if err := c.Get(ctx, client.ObjectKey{Name: "node1"}, node); err != nil {
-		t.Fatal(err)
-	}
-	patch := client.MergeFrom(node.DeepCopy())
-	node.Labels = map[string]string{apinetv1alpha1.LabelGateway: "true"}
-	if err := c.Patch(ctx, node, patch); err != nil {
-		t.Fatal(err)
-	}
-	e.network("net1")
-	pub := &apinetv1alpha1.NetworkInterface{
-		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "nic-p"},
-		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "node1"}, NetworkRef: corev1.LocalObjectReference{Name: "net1"},
-			IPs: []apinetv1alpha1.IPAddr{"10.0.0.9"}, PublicIPs: []apinetv1alpha1.PublicIPRequest{{Name: "pub", IPFamily: apinetv1alpha1.IPv4}}},
-	}
-	if err := c.Create(ctx, pub); err != nil {
-		t.Fatal(err)
-	}
+	pub, vmP := e.nic("nic-p", "net1", others[0], "10.0.0.9", func(n *apinetv1alpha1.NetworkInterface) {
+		n.Spec.PublicIPs = []apinetv1alpha1.PublicIPRequest{{Name: "pub", IPFamily: apinetv1alpha1.IPv4}}
+	})
 	testenv.Eventually(t, 30*time.Second, "public IP realized", func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(pub), pub); err != nil {
+		if err := e.c.Get(ctx, client.ObjectKeyFromObject(pub), pub); err != nil {
 			return err
 		}
 		if len(pub.Status.PublicIPs) != 1 {
@@ -58,36 +49,92 @@ func TestPublicIP(t *testing.T) {
 		return nil
 	})
 	publicIP := string(pub.Status.PublicIPs[0])
-	vmP, err := e.chassis.AttachVM("ovnet-"+e.tag+"-nic-p", "v"+e.tag+"p", rows.PortName(pub), rows.MAC(pub), "10.0.0.9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(vmP.Remove)
-	_, vmA := e.nic("nic-a", "net1", "192.168.178.1")
+	_, vmA := e.nic("nic-a", "net1", others[1], "192.168.178.1")
+	ext := e.s.External
 
 	mustReach(t, ext, publicIP)
-	mustReach(t, vmP, "203.0.113.1")
+	mustReach(t, vmP, upstream)
 	// Outgoing traffic leaves with the public IP: the external host's
 	// listener sees it as the peer.
-	if got := peerSeenBy(t, ext, vmP, "203.0.113.1"); got != publicIP {
+	if got := peerSeenBy(t, ext, vmP, upstream); got != publicIP {
 		t.Errorf("external host saw the NIC's connection from %q, want its public IP %s", got, publicIP)
 	}
 	// A NIC without public IP or NAT gets nothing out, and nothing of it
 	// shows on the provider network.
-	dump := exec.Command("ip", "netns", "exec", ext.NetNS, "timeout", "4", "tcpdump", "-n", "-i", "eth0", "src", "192.168.178.1")
-	var out syncBuffer
-	dump.Stdout, dump.Stderr = &out, &out
-	if err := dump.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	if ping(vmA, "203.0.113.1") {
+	leak := capture(t, ext.NetNS, "eth0", "src 192.168.178.1")
+	if ping(vmA, upstream) {
 		t.Error("a NIC without public IP reached the external host")
 	}
-	_ = dump.Wait()
-	if !strings.Contains(out.String(), "0 packets captured") {
-		t.Errorf("the private source leaked onto the provider network:\n%s", out.String())
+	if got := leak(); !strings.Contains(got, "0 packets captured") {
+		t.Errorf("the private source leaked onto the provider network:\n%s", got)
 	}
+
+	// The active gateway chassis fails (its links go down): another
+	// gateway chassis takes the port over (BFD) and traffic resumes.
+	failed := e.chassis(gw)
+	if err := failed.SetLinks("down"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	testenv.Eventually(t, 60*time.Second, "public IP answers again after gateway failover", func() error {
+		if !ping(ext, publicIP) {
+			return fmt.Errorf("no answer")
+		}
+		return nil
+	})
+	t.Logf("gateway %s failed: %s answered again after %s", gw, publicIP, time.Since(start).Round(100*time.Millisecond))
+	if now := e.activeChassisOfGateway(nw); now == gw || now == "" {
+		t.Errorf("gateway port still on %q after %s failed", now, gw)
+	}
+	if got := peerSeenBy(t, ext, vmP, upstream); got != publicIP {
+		t.Errorf("after failover the external host saw %q, want %s", got, publicIP)
+	}
+	if err := failed.SetLinks("up"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// activeGateway is the chassis with the highest priority for nw's gateway
+// port, as written by ovnet.
+func (e *env) activeGateway(nw *apinetv1alpha1.Network) string {
+	e.t.Helper()
+	out := e.nbctl("--bare", "--columns=chassis_name,priority", "find", "Gateway_Chassis",
+		"external_ids:apinet.ironcore.dev/owner-uid="+string(nw.UID))
+	best, bestPrio := "", -1
+	fields := strings.Fields(out)
+	for i := 0; i+1 < len(fields); i += 2 {
+		var prio int
+		fmt.Sscan(fields[i+1], &prio)
+		if prio > bestPrio {
+			best, bestPrio = fields[i], prio
+		}
+	}
+	if best == "" {
+		e.t.Fatalf("no gateway chassis for %s: %q", nw.Name, out)
+	}
+	return best
+}
+
+// activeChassisOfGateway is the chassis that has claimed nw's gateway port
+// (its chassisredirect port binding in the SB database).
+func (e *env) activeChassisOfGateway(nw *apinetv1alpha1.Network) string {
+	e.t.Helper()
+	port := rows.NetworkRouterName(nw) + "/lr-gw"
+	uuid := e.sbctl("--bare", "--columns=chassis", "find", "Port_Binding", "type=chassisredirect", `logical_port="cr-`+port+`"`)
+	if uuid == "" {
+		return ""
+	}
+	return e.sbctl("--bare", "--columns=name", "list", "Chassis", uuid)
+}
+
+func (e *env) chassis(name string) *stack.Chassis {
+	for _, ch := range e.s.Chassis {
+		if ch.Name == name {
+			return ch
+		}
+	}
+	e.t.Fatalf("no chassis %s", name)
+	return nil
 }
 
 // peerSeenBy opens a TCP connection from client to ip:9000 on server and

@@ -1,0 +1,275 @@
+// Package e2e proves dataplane claims with packets between network
+// namespaces, on the local stack of test/stack: three OVN chassis joined by
+// geneve, an external host on the provider network, ovnet's controllers
+// and one node agent per chassis.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/test/testenv"
+)
+
+var nodes = []string{"node-1", "node-2", "node-3"}
+
+// env is a running stack with the controllers and agents in this process.
+type env struct {
+	t      *testing.T
+	s      *stack.Stack
+	c      client.Client
+	ctrl   *stack.InProcess
+	agents map[string]*stack.Agent
+	ns     string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the dataplane tests need root (network namespaces, OVS): run make test as root")
+	}
+	dir, err := os.MkdirTemp("/tmp", "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	s, err := stack.Up(stack.Options{RunDir: dir, Nodes: nodes, Provider: stack.TestProvider()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Down)
+	e := &env{t: t, s: s, c: s.API.Client, agents: map[string]*stack.Agent{}}
+	e.startController()
+	for _, node := range nodes {
+		e.restartAgent(node)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.dump()
+		}
+	})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}
+	if err := e.c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	e.ns = ns.Name
+	testenv.Eventually(t, 30*time.Second, "agents registered their Nodes", func() error {
+		var list apinetv1alpha1.NodeList
+		if err := e.c.List(context.Background(), &list); err != nil {
+			return err
+		}
+		if len(list.Items) != len(nodes) {
+			return fmt.Errorf("%d nodes", len(list.Items))
+		}
+		return nil
+	})
+	return e
+}
+
+// startController starts ovnet-controller's controllers in this process
+// (stopping those started before).
+func (e *env) startController() {
+	e.t.Helper()
+	if e.ctrl != nil {
+		e.ctrl.Stop()
+	}
+	p, err := stack.StartInProcess(e.s.API.Config, e.s.Central.NBEndpoint(), stack.TestProvider(), 300, 400)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.ctrl = p
+	e.t.Cleanup(p.Stop)
+}
+
+// restartAgent starts (or restarts) the node agent of node in this process.
+func (e *env) restartAgent(node string) *stack.Agent {
+	e.t.Helper()
+	if a := e.agents[node]; a != nil {
+		a.Stop()
+	}
+	for _, ch := range e.s.Chassis {
+		if ch.Name == node {
+			a, err := stack.StartInProcessAgent(e.s.API.Config, ch, map[string]string{apinetv1alpha1.LabelGateway: "true"})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			e.agents[node] = a
+			e.t.Cleanup(a.Stop)
+			return a
+		}
+	}
+	e.t.Fatalf("no chassis %s", node)
+	return nil
+}
+
+func (e *env) network(name string) *apinetv1alpha1.Network {
+	e.t.Helper()
+	nw := &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
+	if err := e.c.Create(context.Background(), nw); err != nil {
+		e.t.Fatal(err)
+	}
+	testenv.Eventually(e.t, 30*time.Second, name+" written to OVN", func() error {
+		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(nw), nw); err != nil {
+			return err
+		}
+		return conditionTrue(nw.Status.Conditions, apinetv1alpha1.ConditionReady)
+	})
+	return nw
+}
+
+// nic creates a NetworkInterface on node, waits until its agent reports it
+// Ready, and puts a VM behind its tap device.
+func (e *env) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1.NetworkInterface)) (*apinetv1alpha1.NetworkInterface, *stack.VM) {
+	e.t.Helper()
+	n := &apinetv1alpha1.NetworkInterface{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
+		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node},
+			NetworkRef: corev1.LocalObjectReference{Name: network}, IPs: []apinetv1alpha1.IPAddr{apinetv1alpha1.IPAddr(ip)}},
+	}
+	for _, m := range mutate {
+		m(n)
+	}
+	if err := e.c.Create(context.Background(), n); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitAttached(n)
+	vm, err := e.s.Layout.AttachVM(n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(vm.Remove)
+	return n, vm
+}
+
+// waitAttached waits for the controller's rows and the agent's Ready state.
+func (e *env) waitAttached(n *apinetv1alpha1.NetworkInterface) {
+	e.t.Helper()
+	testenv.Eventually(e.t, 30*time.Second, n.Name+" attached", func() error {
+		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(n), n); err != nil {
+			return err
+		}
+		if err := conditionTrue(n.Status.Conditions, apinetv1alpha1.ConditionReady); err != nil {
+			return err
+		}
+		if n.Status.State != apinetv1alpha1.NetworkInterfaceStateReady || n.Status.TapDevice == nil {
+			return fmt.Errorf("state %q, conditions %+v", n.Status.State, n.Status.Conditions)
+		}
+		return nil
+	})
+}
+
+func conditionTrue(conds []metav1.Condition, typ string) error {
+	for _, c := range conds {
+		if c.Type == typ && c.Status == metav1.ConditionTrue {
+			return nil
+		}
+	}
+	return fmt.Errorf("condition %s not True: %+v", typ, conds)
+}
+
+func (e *env) nbctl(args ...string) string {
+	e.t.Helper()
+	out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + e.s.Central.NBEndpoint()}, args...)...).CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("ovn-nbctl %v: %v %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (e *env) sbctl(args ...string) string {
+	e.t.Helper()
+	out, err := exec.Command("ovn-sbctl", append([]string{"--db=" + e.s.Central.SBEndpoint()}, args...)...).CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("ovn-sbctl %v: %v %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// transfer sends one line from client to ip:8000 on server with nc over
+// proto and returns what the server received.
+func transfer(t *testing.T, server, client *stack.VM, ip, proto string) string {
+	t.Helper()
+	udp := []string{}
+	if proto == "udp" {
+		udp = []string{"-u"}
+	}
+	got := &syncBuffer{}
+	srv := exec.Command("ip", append(append([]string{"netns", "exec", server.NetNS, "nc", "-l"}, udp...), "8000")...)
+	srv.Stdout = got
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	for range 3 {
+		cmd := exec.Command("ip", append(append([]string{"netns", "exec", client.NetNS, "nc", "-w", "1"}, udp...), ip, "8000")...)
+		cmd.Stdin = strings.NewReader("ovnet-" + proto + "\n")
+		_ = cmd.Run()
+		time.Sleep(300 * time.Millisecond)
+		if strings.TrimSpace(got.String()) != "" {
+			break
+		}
+	}
+	return strings.TrimSpace(got.String())
+}
+
+// ping reports whether vm gets an answer from dst within a few tries.
+func ping(vm *stack.VM, dst string) bool {
+	for range 3 {
+		if out, err := vm.Exec("ping", "-c", "1", "-W", "1", dst); err == nil && strings.Contains(out, "1 received") {
+			return true
+		}
+	}
+	return false
+}
+
+func mustReach(t *testing.T, vm *stack.VM, dst string) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, vm.NetNS+" reaches "+dst, func() error {
+		if !ping(vm, dst) {
+			return fmt.Errorf("no answer")
+		}
+		return nil
+	})
+}
+
+// dump prints what a person debugging the dataplane would look at.
+func (e *env) dump() {
+	cmds := [][]string{
+		{"ovn-nbctl", "--db=" + e.s.Central.NBEndpoint(), "show"},
+		{"ovn-sbctl", "--db=" + e.s.Central.SBEndpoint(), "show"},
+	}
+	for _, ch := range e.s.Chassis {
+		cmds = append(cmds, []string{"ovs-vsctl", "--db=" + ch.Endpoint(), "show"},
+			[]string{"sh", "-c", "tail -n 20 " + ch.Dir + "/ovn-controller.log " + ch.Dir + "/vswitchd.log"})
+	}
+	for _, args := range cmds {
+		out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+		e.t.Logf("$ %s\n%s", strings.Join(args, " "), out)
+	}
+}
+
+// syncBuffer is written by exec's copying goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
