@@ -1,0 +1,195 @@
+package nodeagent_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/nodeagent"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/ovntest"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+	"github.com/ovnet-dev/ovnet/test/testenv"
+)
+
+// failing makes Attach of one NIC fail as a device backend would when it
+// has no device left.
+type failing struct {
+	nodeagent.Devices
+	name string
+}
+
+func (f failing) Attach(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (nodeagent.Device, error) {
+	if nic.Name == f.name {
+		return nodeagent.Device{}, &nodeagent.DeviceError{Reason: "NoFreeVF", Err: errors.New("all 0 VFs are in use")}
+	}
+	return f.Devices.Attach(ctx, nic)
+}
+
+// TestAgent runs the agent against a real API server and a real
+// Open_vSwitch database (ovn-controller's part, marking a port installed,
+// is done by hand), with veth pairs in a test namespace.
+func TestAgent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("the agent test needs root (network namespaces): run make test as root")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	api := testenv.Start(t)
+	c := api.Client
+	db := ovntest.StartServer(t, "vswitch.ovsschema")
+	vsctl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ovs-vsctl", append([]string{"--db=" + db.Endpoint(), "--no-wait"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ovs-vsctl %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	vsctl("init")
+	vsctl("set", "Open_vSwitch", ".", "external_ids:system-id=chassis-7")
+	vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev", "fail-mode=secure")
+	netns := fmt.Sprintf("ovnet-agent-%04x", rand.IntN(1<<16))
+	if out, err := exec.Command("ip", "netns", "add", netns).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", netns).Run() })
+
+	ovs, err := ovn.ConnectOVS(ctx, ovn.Config{Endpoints: []string{db.Endpoint()}, Logger: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ovs.Close()
+	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: nodeagent.CacheOptions("node-7")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeagent.Setup(mgr, nodeagent.Options{NodeName: "node-7", Labels: map[string]string{"topology.kubernetes.io/zone": "z1"},
+		OVS: ovs, Devices: failing{Devices: &nodeagent.Veth{NetNS: netns}, name: "nic-bad"}}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// The Node is registered with its chassis name and labels.
+	node := &apinetv1alpha1.Node{}
+	testenv.Eventually(t, 20*time.Second, "node registered", func() error {
+		if err := c.Get(ctx, client.ObjectKey{Name: "node-7"}, node); err != nil {
+			return err
+		}
+		if node.Annotations[apinetv1alpha1.AnnotationChassis] != "chassis-7" || node.Labels["topology.kubernetes.io/zone"] != "z1" {
+			return fmt.Errorf("annotations %v labels %v", node.Annotations, node.Labels)
+		}
+		return nil
+	})
+
+	nic := func(name, node string) *apinetv1alpha1.NetworkInterface {
+		n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+			Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node},
+				NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.0.0.1"}}}
+		if err := c.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	attached := func(n *apinetv1alpha1.NetworkInterface, state apinetv1alpha1.NetworkInterfaceState, reason string) {
+		t.Helper()
+		testenv.Eventually(t, 5*time.Second, fmt.Sprintf("%s %s/%s", n.Name, state, reason), func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
+				return err
+			}
+			cond := meta.FindStatusCondition(n.Status.Conditions, nodeagent.ConditionAttached)
+			if n.Status.State != state || cond == nil || cond.Reason != reason {
+				return fmt.Errorf("state %q condition %+v", n.Status.State, cond)
+			}
+			return nil
+		})
+	}
+
+	// A NIC of this node: veth pair with the NIC's MAC on the guest end,
+	// host end in br-int with the logical port as iface-id; Pending until
+	// ovn-controller marks it installed, then Ready (woken by the OVS
+	// update, well before the periodic re-check).
+	a := nic("nic-a", "node-7")
+	attached(a, apinetv1alpha1.NetworkInterfaceStatePending, "WaitingForOVN")
+	host, guest := nodeagent.VethNames(a)
+	if a.Status.TapDevice == nil || a.Status.TapDevice.Name != guest {
+		t.Errorf("status.tapDevice = %+v, want %s", a.Status.TapDevice, guest)
+	}
+	if got := vsctl("list-ports", "br-int"); got != host {
+		t.Errorf("br-int ports %q, want %s", got, host)
+	}
+	if got := vsctl("get", "Interface", host, "external_ids:iface-id", "external_ids:attached-mac"); got != fmt.Sprintf("%q\n%q", rows.PortName(a), rows.MAC(a)) {
+		t.Errorf("iface-id, attached-mac = %q", got)
+	}
+	out, err := exec.Command("ip", "-n", netns, "-o", "link", "show", guest).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), rows.MAC(a)) || !strings.Contains(string(out), "UP") {
+		t.Errorf("guest end: %v %s (want MAC %s, up)", err, out, rows.MAC(a))
+	}
+	vsctl("set", "Interface", host, "external_ids:ovn-installed=true")
+	attached(a, apinetv1alpha1.NetworkInterfaceStateReady, "Installed")
+
+	// A NIC of another node is none of this agent's business.
+	other := nic("nic-other", "node-8")
+	time.Sleep(time.Second)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(other), other); err != nil || other.Status.State != "" || len(other.Finalizers) != 0 {
+		t.Errorf("another node's NIC was touched: %v state %q finalizers %v", err, other.Status.State, other.Finalizers)
+	}
+
+	// A device failure is an Error with its reason and a Warning event; the
+	// other NIC is undisturbed.
+	bad := nic("nic-bad", "node-7")
+	attached(bad, apinetv1alpha1.NetworkInterfaceStateError, "NoFreeVF")
+	testenv.Eventually(t, 10*time.Second, "NoFreeVF event", func() error {
+		var evs eventsv1.EventList
+		if err := c.List(ctx, &evs, client.InNamespace("default")); err != nil {
+			return err
+		}
+		for _, ev := range evs.Items {
+			if ev.Regarding.Name == "nic-bad" && ev.Reason == "NoFreeVF" && ev.Type == "Warning" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no event among %d", len(evs.Items))
+	})
+	if err := c.Get(ctx, client.ObjectKeyFromObject(a), a); err != nil || a.Status.State != apinetv1alpha1.NetworkInterfaceStateReady {
+		t.Errorf("nic-a disturbed: %v %q", err, a.Status.State)
+	}
+
+	// Delete: port and veth go, then the NIC.
+	if err := c.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "nic-a gone", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(a), a); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	if got := vsctl("list-ports", "br-int"); got != "" {
+		t.Errorf("br-int ports after delete: %q", got)
+	}
+	if exec.Command("ip", "-n", netns, "link", "show", host).Run() == nil {
+		t.Errorf("veth %s still exists", host)
+	}
+}
