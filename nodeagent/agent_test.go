@@ -83,7 +83,7 @@ func TestAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := nodeagent.Setup(mgr, nodeagent.Options{NodeName: "node-7", Labels: map[string]string{"topology.kubernetes.io/zone": "z1"},
+	if err := nodeagent.Setup(mgr, nodeagent.Options{NodeName: "node-7", Labels: map[string]string{apinetv1alpha1.LabelTopologyZone: "z1"},
 		OVS: ovs, Devices: failing{Devices: &nodeagent.Veth{NetNS: netns}, name: "nic-bad"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestAgent(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Name: "node-7"}, node); err != nil {
 			return err
 		}
-		if node.Annotations[apinetv1alpha1.AnnotationChassis] != "chassis-7" || node.Labels["topology.kubernetes.io/zone"] != "z1" {
+		if node.Annotations[apinetv1alpha1.AnnotationChassis] != "chassis-7" || node.Labels[apinetv1alpha1.LabelTopologyZone] != "z1" {
 			return fmt.Errorf("annotations %v labels %v", node.Annotations, node.Labels)
 		}
 		return nil

@@ -61,7 +61,7 @@ func main() {
 	host, _ := os.Hostname()
 	flag.StringVar(&f.nodeName, "node-name", host, "name of the apinet Node this agent registers and serves")
 	flag.Var(f.labels, "node-label", "label key=value to set on the Node; repeatable and comma-separated")
-	flag.StringVar(&f.zone, "zone", "", "sets the Node label topology.kubernetes.io/zone")
+	flag.StringVar(&f.zone, "zone", "", "sets the Node label "+apinetv1alpha1.LabelTopologyZone)
 	flag.BoolVar(&f.gateway, "gateway", false, "offer this node's chassis for gateway ports (sets label "+apinetv1alpha1.LabelGateway+"=true)")
 	flag.StringVar(&f.ovsDB, "ovs-db", "unix:/var/run/openvswitch/db.sock", "this host's Open_vSwitch database")
 	flag.StringVar(&f.bridge, "bridge", "br-int", "OVN's integration bridge")
@@ -87,7 +87,7 @@ func run(ctx context.Context, f flags) error {
 		return fmt.Errorf("--mode %q: only veth is supported", f.mode)
 	}
 	if f.zone != "" {
-		f.labels["topology.kubernetes.io/zone"] = f.zone
+		f.labels[apinetv1alpha1.LabelTopologyZone] = f.zone
 	}
 	if f.gateway {
 		f.labels[apinetv1alpha1.LabelGateway] = "true"

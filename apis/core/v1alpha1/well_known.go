@@ -14,6 +14,16 @@ const (
 	LabelTopologyPartition = "topology.core.apinet.ironcore.dev/partition"
 	// LabelTopologyZone names a Node's zone.
 	LabelTopologyZone = "topology.core.apinet.ironcore.dev/zone"
+	// LabelGateway marks Nodes whose chassis may host gateway ports.
+	LabelGateway = "apinet.ironcore.dev/gateway"
+)
+
+// Well-known annotations.
+const (
+	// AnnotationChassis on a Node names its OVN chassis (the Open_vSwitch
+	// system-id); the node agent sets it. Without it the Node's name is the
+	// chassis name.
+	AnnotationChassis = "apinet.ironcore.dev/ovn-chassis"
 )
 
 // Well-known finalizers.
