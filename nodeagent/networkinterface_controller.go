@@ -123,12 +123,12 @@ func (r *NetworkInterfaceReconciler) report(ctx context.Context, nic *apinetv1al
 	if state != apinetv1alpha1.NetworkInterfaceStateReady {
 		status = metav1.ConditionFalse
 	}
-	old := meta.FindStatusCondition(nic.Status.Conditions, ConditionAttached)
+	old := apinetv1alpha1.ConditionCopy(nic.Status.Conditions, ConditionAttached)
 	meta.SetStatusCondition(&nic.Status.Conditions, metav1.Condition{Type: ConditionAttached, Status: status, Reason: reason, Message: msg, ObservedGeneration: nic.Generation})
 	if equality.Semantic.DeepEqual(before.Status, nic.Status) {
 		return nil
 	}
-	if state == apinetv1alpha1.NetworkInterfaceStateError && (old == nil || old.Reason != reason) {
+	if state == apinetv1alpha1.NetworkInterfaceStateError && old.Reason != reason {
 		r.Recorder.Eventf(nic, nil, "Warning", reason, "Attach", "%s", msg)
 	}
 	if err := r.Status().Patch(ctx, nic, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {

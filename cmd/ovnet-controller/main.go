@@ -20,6 +20,7 @@ import (
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -99,6 +100,9 @@ func run(ctx context.Context, f flags) error {
 	}
 	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(prefixes), IDPool: idPool}); err != nil {
 		return fmt.Errorf("allocation controllers: %w", err)
+	}
+	if err := nat.Setup(mgr); err != nil {
+		return fmt.Errorf("NAT gateway controllers: %w", err)
 	}
 	if f.nb != "" {
 		if err := setupTranslation(ctx, mgr, f, prefixes); err != nil {

@@ -23,11 +23,11 @@ const retryAfter = 5 * time.Second
 // the node agent writes conditions of the same object.
 func patchCondition(ctx context.Context, c client.Client, rec recorder.EventRecorder, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
 	before := obj.DeepCopyObject().(client.Object)
-	old := meta.FindStatusCondition(*conds, apinetv1alpha1.ConditionReady)
+	old := apinetv1alpha1.ConditionCopy(*conds, apinetv1alpha1.ConditionReady)
 	if !meta.SetStatusCondition(conds, metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration()}) {
 		return nil
 	}
-	if status == metav1.ConditionFalse && (old == nil || old.Reason != reason) && reason != "Pending" {
+	if status == metav1.ConditionFalse && old.Reason != reason && reason != "Pending" {
 		rec.Eventf(obj, nil, "Warning", reason, "Translate", "%s", msg)
 	}
 	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {

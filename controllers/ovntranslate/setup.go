@@ -76,6 +76,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Complete(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec}); err != nil {
 		return err
 	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
+		// The table of the same name holds the port blocks.
+		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(c))).
+		Complete(&NATGatewayReconciler{Client: c, NB: opts.NB, Recorder: rec}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNetwork, func(o client.Object) string { return o.GetName() }))).
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
@@ -118,4 +125,25 @@ func nicsBy(c client.Client, index string, key func(client.Object) string) handl
 
 func ownerOf(o client.Object, kind string) ovn.Owner {
 	return ovn.Owner{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), UID: string(o.GetUID())}
+}
+
+func sameName(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
+}
+
+// natGatewaysOf maps a Network to the NAT gateways in it.
+func natGatewaysOf(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list apinetv1alpha1.NATGatewayList
+		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for i := range list.Items {
+			if list.Items[i].Spec.NetworkRef.Name == o.GetName() {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return out
+	}
 }

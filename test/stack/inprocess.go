@@ -12,6 +12,7 @@ import (
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
@@ -47,6 +48,9 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	ids, err := allocation.NewIDPool(minVNI, maxVNI)
 	if err == nil {
 		err = allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(provider.PublicPrefixes), IDPool: ids})
+	}
+	if err == nil {
+		err = nat.Setup(mgr)
 	}
 	if err == nil {
 		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider})

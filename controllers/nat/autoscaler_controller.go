@@ -1,0 +1,115 @@
+package nat
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// DesiredIPs is how many NAT IPs a gateway needs for requested NICs with
+// ppni ports each, rounded up (decision 3: one more IP as soon as one NIC
+// waits), within [min, max] when set.
+func DesiredIPs(requested int64, ppni int32, min, max *int32) int {
+	perIP := int64(SlotsPerIP(ppni))
+	desired := 0
+	if perIP > 0 {
+		desired = int((requested + perIP - 1) / perIP)
+	}
+	if min != nil && desired < int(*min) {
+		desired = int(*min)
+	}
+	if max != nil && desired > int(*max) {
+		desired = int(*max)
+	}
+	return desired
+}
+
+// AutoscalerReconciler grows and shrinks a gateway's spec.ips (§2.6):
+// new entries have no IP (the allocation controllers pick one), removed
+// entries come off the end.
+type AutoscalerReconciler struct {
+	client.Client
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgatewayautoscalers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch;update;patch
+
+func (r *AutoscalerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	a := &apinetv1alpha1.NATGatewayAutoscaler{}
+	if err := r.Get(ctx, req.NamespacedName, a); err != nil || !a.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	gw := &apinetv1alpha1.NATGateway{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Spec.NATGatewayRef.Name}, gw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // its creation wakes us
+		}
+		return ctrl.Result{}, err
+	}
+	current := len(gw.Spec.IPs)
+	desired := DesiredIPs(gw.Status.RequestedNATIPs, gw.Spec.PortsPerNetworkInterface, a.Spec.MinPublicIPs, a.Spec.MaxPublicIPs)
+	if desired == current {
+		return ctrl.Result{}, nil
+	}
+	before := gw.DeepCopy()
+	if desired < current {
+		gw.Spec.IPs = gw.Spec.IPs[:desired]
+	}
+	for len(gw.Spec.IPs) < desired {
+		gw.Spec.IPs = append(gw.Spec.IPs, apinetv1alpha1.NATGatewayIP{Name: randomName()})
+	}
+	if err := r.Patch(ctx, gw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
+		return ctrl.Result{}, fmt.Errorf("scale NATGateway %s from %d to %d IPs: %w", gw.Name, current, desired, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// randomName: 10 characters from an alphabet without vowels and look-alikes.
+func randomName() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// SetupAutoscaler registers the autoscaler; a gateway's change wakes the
+// autoscalers that target it.
+func SetupAutoscaler(mgr manager.Manager) error {
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).Named("natgatewayautoscaler").
+		For(&apinetv1alpha1.NATGatewayAutoscaler{}).
+		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list apinetv1alpha1.NATGatewayAutoscalerList
+			if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+				return nil
+			}
+			var out []reconcile.Request
+			for i := range list.Items {
+				if list.Items[i].Spec.NATGatewayRef.Name == o.GetName() {
+					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+				}
+			}
+			return out
+		})).
+		Complete(&AutoscalerReconciler{Client: c})
+}
+
+// Setup registers the NAT gateway and autoscaler controllers.
+func Setup(mgr manager.Manager) error {
+	if err := SetupNATGateway(mgr); err != nil {
+		return err
+	}
+	return SetupAutoscaler(mgr)
+}

@@ -1,0 +1,234 @@
+// Package nat allocates NAT gateways' port blocks (reference §2.5 with
+// decisions 2 and 4) and scales their IPs (§2.6 with decision 3): the
+// NATGateway controller claims eligible NetworkInterfaces through
+// spec.natGateways, gives each a block of portsPerNetworkInterface source
+// ports on one NAT IP, and records the blocks in the NATTable of the same
+// name, which is the record a restart reads back. The OVN rows are written
+// by controllers/ovntranslate from the NATTable (ovn/rows/natgateway.go).
+package nat
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// ConditionPortsAvailable on a NATGateway: False (reason PortsExhausted)
+// while eligible NICs wait for a port block.
+const ConditionPortsAvailable = "PortsAvailable"
+
+const fieldOwner = client.FieldOwner("ovnet-controller")
+
+// NATGatewayReconciler allocates a gateway's port blocks.
+type NATGatewayReconciler struct {
+	client.Client
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nattables,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
+
+func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	gw := &apinetv1alpha1.NATGateway{}
+	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		// The gateway is gone: so is its table (the NICs' claims are
+		// dropped by the NAT release controller).
+		table := &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}
+		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, table))
+	}
+	if !gw.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.reconcile(ctx, gw)
+}
+
+func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
+	ppni := gw.Spec.PortsPerNetworkInterface
+	table := &apinetv1alpha1.NATTable{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
+		table = nil
+	} else if err != nil {
+		return err
+	}
+	var nics apinetv1alpha1.NetworkInterfaceList
+	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace)); err != nil {
+		return err
+	}
+	candidates, byUID := candidatesOf(gw, nics.Items)
+	plan := Allocate(gw.UID, ppni, natIPs(gw), PreviousSlots(table, ppni), candidates)
+
+	for _, uid := range plan.Release {
+		if err := r.setClaim(ctx, byUID[uid], gw, false); err != nil {
+			return err
+		}
+	}
+	for _, uid := range plan.Claim {
+		if err := r.setClaim(ctx, byUID[uid], gw, true); err != nil {
+			return err
+		}
+	}
+	if err := r.writeTable(ctx, gw, Table(ppni, plan.Slots, candidateMap(candidates))); err != nil {
+		return err
+	}
+	return r.writeStatus(ctx, gw, plan)
+}
+
+// natIPs are the gateway's allocated IPs of its family, in spec order.
+func natIPs(gw *apinetv1alpha1.NATGateway) []netip.Addr {
+	var out []netip.Addr
+	for _, e := range gw.Spec.IPs {
+		if a, err := netip.ParseAddr(string(e.IP)); err == nil && apinetv1alpha1.FamilyOf(e.IP) == gw.Spec.IPFamily && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// candidatesOf lists the NICs of the gateway's network, oldest first (so
+// that earlier NICs keep the lower blocks when many arrive at once).
+func candidatesOf(gw *apinetv1alpha1.NATGateway, nics []apinetv1alpha1.NetworkInterface) ([]Candidate, map[types.UID]*apinetv1alpha1.NetworkInterface) {
+	fam := gw.Spec.IPFamily
+	byUID := map[types.UID]*apinetv1alpha1.NetworkInterface{}
+	var out []Candidate
+	slices.SortFunc(nics, func(a, b apinetv1alpha1.NetworkInterface) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+	})
+	for i := range nics {
+		nic := &nics[i]
+		if nic.Spec.NetworkRef.Name != gw.Spec.NetworkRef.Name {
+			continue
+		}
+		c := Candidate{UID: nic.UID, Name: nic.Name, Node: nic.Spec.NodeRef.Name, Deleting: !nic.DeletionTimestamp.IsZero()}
+		for _, ip := range nic.Spec.IPs {
+			if a, err := netip.ParseAddr(string(ip)); err == nil && apinetv1alpha1.FamilyOf(ip) == fam && !c.IP.IsValid() {
+				c.IP = a
+			}
+		}
+		hasPublic := slices.ContainsFunc(nic.Spec.PublicIPs, func(p apinetv1alpha1.PublicIPRequest) bool {
+			return p.IPFamily == fam || (p.IPFamily == "" && apinetv1alpha1.FamilyOf(p.IP) == fam)
+		})
+		c.Eligible = c.IP.IsValid() && !hasPublic
+		for _, n := range nic.Spec.NATGateways {
+			if n.IPFamily == fam {
+				c.ClaimedBy = n.ClaimRef.UID
+			}
+		}
+		byUID[nic.UID] = nic
+		out = append(out, c)
+	}
+	return out, byUID
+}
+
+func candidateMap(cs []Candidate) map[types.UID]Candidate {
+	m := make(map[types.UID]Candidate, len(cs))
+	for _, c := range cs {
+		m[c.UID] = c
+	}
+	return m
+}
+
+// setClaim adds or removes the gateway's entry in nic.spec.natGateways
+// (merge patch with the resourceVersion: a conflict retries the round).
+func (r *NATGatewayReconciler) setClaim(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, gw *apinetv1alpha1.NATGateway, claim bool) error {
+	before := nic.DeepCopy()
+	nic.Spec.NATGateways = slices.DeleteFunc(nic.Spec.NATGateways, func(n apinetv1alpha1.NetworkInterfaceNAT) bool {
+		return n.IPFamily == gw.Spec.IPFamily && n.ClaimRef.UID == gw.UID
+	})
+	if claim {
+		nic.Spec.NATGateways = append(nic.Spec.NATGateways, apinetv1alpha1.NetworkInterfaceNAT{
+			IPFamily: gw.Spec.IPFamily, ClaimRef: apinetv1alpha1.LocalUIDReference{Name: gw.Name, UID: gw.UID}})
+	}
+	if err := r.Patch(ctx, nic, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
+		return fmt.Errorf("%s NIC %s: %w", map[bool]string{true: "claim", false: "release"}[claim], nic.Name, err)
+	}
+	return nil
+}
+
+func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha1.NATGateway, ips []apinetv1alpha1.NATIP) error {
+	table := &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: gw.Name}}
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, table, func() error {
+		table.IPs = ips
+		return controllerutil.SetControllerReference(gw, table, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("NATTable %s: %w", gw.Name, err)
+	}
+	return nil
+}
+
+func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan) error {
+	before := gw.DeepCopy()
+	gw.Status.UsedNATIPs = int64(len(plan.Slots))
+	gw.Status.RequestedNATIPs = int64(plan.Requested)
+	cond := metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
+		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested), ObservedGeneration: gw.Generation}
+	if waiting := plan.Requested - len(plan.Slots); waiting > 0 && len(natIPs(gw)) == 0 {
+		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
+		cond.Message = fmt.Sprintf("%d interfaces wait for the gateway's NAT IPs to be allocated", waiting)
+	} else if waiting > 0 {
+		cond.Status, cond.Reason = metav1.ConditionFalse, apinetv1alpha1.ReasonPortsExhausted
+		cond.Message = fmt.Sprintf("%d interfaces wait for a port block: %d NAT IPs with %d blocks of %d ports each are all in use",
+			waiting, len(natIPs(gw)), SlotsPerIP(gw.Spec.PortsPerNetworkInterface), gw.Spec.PortsPerNetworkInterface)
+	}
+	old := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, ConditionPortsAvailable)
+	meta.SetStatusCondition(&gw.Status.Conditions, cond)
+	if before.Status.UsedNATIPs == gw.Status.UsedNATIPs && before.Status.RequestedNATIPs == gw.Status.RequestedNATIPs &&
+		old.Status == cond.Status && old.Message == cond.Message {
+		return nil
+	}
+	if cond.Reason == apinetv1alpha1.ReasonPortsExhausted && old.Reason != cond.Reason {
+		r.Recorder.Eventf(gw, nil, "Warning", cond.Reason, "Allocate", "%s", cond.Message)
+	}
+	err := r.Status().Patch(ctx, gw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner)
+	if err != nil {
+		return fmt.Errorf("update status: %w", err)
+	}
+	return nil
+}
+
+// SetupNATGateway registers the controller: a gateway is reconciled when it
+// changes, when its table changes, and when a NIC of its namespace changes.
+func SetupNATGateway(mgr manager.Manager) error {
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).Named("natgateway").
+		For(&apinetv1alpha1.NATGateway{}).
+		Owns(&apinetv1alpha1.NATTable{}).
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
+		Complete(&NATGatewayReconciler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-controller")})
+}
+
+func gatewaysOfNamespace(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list apinetv1alpha1.NATGatewayList
+		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, 0, len(list.Items))
+		for i := range list.Items {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+		return out
+	}
+}
+

@@ -1,0 +1,90 @@
+package ovntranslate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+// NATGatewayReconciler writes a NAT gateway's snat rows
+// (ovn/rows/natgateway.go) from its NATTable into its Network's router.
+type NATGatewayReconciler struct {
+	client.Client
+	NB       *ovn.Client
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nattables,verbs=get;list;watch
+
+func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	gw := &apinetv1alpha1.NATGateway{}
+	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !gw.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, gw)
+	}
+	return r.reconcile(ctx, gw)
+}
+
+func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1.NATGateway) (ctrl.Result, error) {
+	nw := &apinetv1alpha1.Network{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: gw.Spec.NetworkRef.Name}, nw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending", fmt.Sprintf("network %q does not exist", gw.Spec.NetworkRef.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	table := &apinetv1alpha1.NATTable{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
+		table = nil
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	want, err := rows.NATGatewayRows(rows.NATGatewayInput{Gateway: gw, Network: nw, Table: table})
+	if err != nil {
+		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Unsupported", err.Error())
+	}
+	if controllerutil.AddFinalizer(gw, Finalizer) {
+		if err := r.Update(ctx, gw, fieldOwner); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if _, err := r.NB.Apply(ctx, ownerOf(gw, "NATGateway"), want); err != nil {
+		if errors.Is(err, ovn.ErrParentMissing) {
+			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending",
+				fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
+}
+
+func (r *NATGatewayReconciler) reconcileDelete(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
+	if !controllerutil.ContainsFinalizer(gw, Finalizer) {
+		return nil
+	}
+	if _, err := r.NB.Delete(ctx, ownerOf(gw, "NATGateway")); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(gw, Finalizer)
+	return r.Update(ctx, gw, fieldOwner)
+}
+
+func (r *NATGatewayReconciler) setReady(ctx context.Context, gw *apinetv1alpha1.NATGateway, status metav1.ConditionStatus, reason, msg string) error {
+	return patchCondition(ctx, r.Client, r.Recorder, gw, &gw.Status.Conditions, status, reason, msg)
+}

@@ -1,0 +1,55 @@
+package rows
+
+import (
+	"fmt"
+	"net/netip"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+)
+
+// NATGatewayInput is what a NATGateway's rows depend on.
+type NATGatewayInput struct {
+	Gateway *apinetv1alpha1.NATGateway
+	// Network is the gateway's Network (its UID keys the router).
+	Network *apinetv1alpha1.Network
+	// Table is the gateway's NATTable: the port block of every NATed NIC.
+	Table *apinetv1alpha1.NATTable
+}
+
+// NATGatewayRows: one snat row per NATed NIC on its Network's router —
+// external_ip = the NAT IP, logical_ip = the NIC's IP, external_port_range
+// = its block — keyed by gateway and NIC UID, so that a NIC's change
+// touches exactly its row (ovn-topology.md §2.5; SNAT is centralized on
+// the gateway chassis, where its conntrack lives). Only IPv4 for now.
+func NATGatewayRows(in NATGatewayInput) ([]ovn.Row, error) {
+	if in.Table == nil {
+		return nil, nil
+	}
+	if in.Gateway.Spec.IPFamily != apinetv1alpha1.IPv4 {
+		return nil, fmt.Errorf("NATGateway %s/%s: only IPv4 NAT gateways are supported yet", in.Gateway.Namespace, in.Gateway.Name)
+	}
+	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "nat", Key: NetworkKey(string(in.Network.UID), KeyRouter)}}
+	var out []ovn.Row
+	for _, natIP := range in.Table.IPs {
+		external, err := netip.ParseAddr(string(natIP.IP))
+		if err != nil || !external.Is4() {
+			continue
+		}
+		for _, sec := range natIP.Sections {
+			internal, err := netip.ParseAddr(string(sec.IP))
+			if err != nil || !internal.Is4() || sec.TargetRef == nil {
+				continue
+			}
+			out = append(out, ovn.Row{
+				Key:     string(in.Gateway.UID) + "/snat/" + string(sec.TargetRef.UID),
+				Parents: router,
+				Extra:   map[string]string{"apinet.ironcore.dev/nic": sec.TargetRef.Name},
+				Model: &nbdb.NAT{Type: nbdb.NATTypeSNAT, ExternalIP: external.String(), LogicalIP: internal.String(),
+					ExternalPortRange: fmt.Sprintf("%d-%d", sec.Port, sec.EndPort)},
+			})
+		}
+	}
+	return out, nil
+}
