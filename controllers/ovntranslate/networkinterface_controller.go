@@ -76,9 +76,13 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		}
 		return ctrl.Result{}, err
 	}
-	if !slices.Equal(nic.Status.PublicIPs, built.PublicIPs) || !slices.Equal(nic.Status.Prefixes, built.Prefixes) {
+	natIPs, err := r.natIPs(ctx, nic)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !slices.Equal(nic.Status.PublicIPs, built.PublicIPs) || !slices.Equal(nic.Status.Prefixes, built.Prefixes) || !slices.Equal(nic.Status.NATIPs, natIPs) {
 		patch := client.MergeFrom(nic.DeepCopy())
-		nic.Status.PublicIPs, nic.Status.Prefixes = built.PublicIPs, built.Prefixes
+		nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, natIPs
 		if err := r.Status().Patch(ctx, nic, patch, fieldOwner); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -99,4 +103,27 @@ func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *a
 
 func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {
 	return patchCondition(ctx, r.Client, r.Recorder, nic, &nic.Status.Conditions, status, reason, msg)
+}
+
+// natIPs are the NAT IPs the NIC's gateways' tables give it (its snat rows
+// are written by the gateway's translation from the same tables).
+func (r *NetworkInterfaceReconciler) natIPs(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) ([]apinetv1alpha1.IPAddr, error) {
+	var out []apinetv1alpha1.IPAddr
+	for _, n := range nic.Spec.NATGateways {
+		table := &apinetv1alpha1.NATTable{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: nic.Namespace, Name: n.ClaimRef.Name}, table); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		for _, ip := range table.IPs {
+			for _, sec := range ip.Sections {
+				if sec.TargetRef != nil && sec.TargetRef.UID == nic.UID {
+					out = append(out, ip.IP)
+				}
+			}
+		}
+	}
+	return out, nil
 }

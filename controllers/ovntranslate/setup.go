@@ -86,6 +86,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNetwork, func(o client.Object) string { return o.GetName() }))).
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
+		// status.natIPs follows the NAT tables.
+		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(nicsOfTable)).
 		Complete(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Recorder: rec})
 }
 
@@ -146,4 +148,17 @@ func natGatewaysOf(c client.Client) handler.MapFunc {
 		}
 		return out
 	}
+}
+
+// nicsOfTable maps a NATTable to the NICs it lists.
+func nicsOfTable(_ context.Context, o client.Object) []reconcile.Request {
+	var out []reconcile.Request
+	for _, ip := range o.(*apinetv1alpha1.NATTable).IPs {
+		for _, sec := range ip.Sections {
+			if sec.TargetRef != nil {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: sec.TargetRef.Name}})
+			}
+		}
+	}
+	return out
 }
