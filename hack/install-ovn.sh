@@ -7,7 +7,7 @@
 set -euo pipefail
 
 need=()
-for bin in ovsdb-server ovsdb-tool ovn-northd ovn-controller ovs-vswitchd ovn-nbctl ip ethtool ping nc; do
+for bin in ovsdb-server ovsdb-tool ovn-northd ovn-controller ovs-vswitchd ovn-nbctl ip ethtool tcpdump ping nc; do
   command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
 done
 if [ ${#need[@]} -eq 0 ]; then

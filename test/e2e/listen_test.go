@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/vishvananda/netns"
+)
+
+// peerLog is a TCP and a UDP server on one port inside a network
+// namespace (the external host) that records the source address of every
+// connection and datagram, and holds TCP connections open until the test
+// ends, so that their NAT ports stay in use.
+type peerLog struct {
+	mu    sync.Mutex
+	peers []netip.AddrPort
+	conns []net.Conn
+}
+
+// listenIn opens the servers in namespace ns: a socket belongs to the
+// namespace of the thread that created it.
+func listenIn(t *testing.T, ns string, port string) *peerLog {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	ln, lerr := net.Listen("tcp4", ":"+port)
+	pc, perr := net.ListenPacket("udp4", ":"+port)
+	if err := netns.Set(orig); err != nil {
+		panic("cannot return to the test's network namespace: " + err.Error())
+	}
+	if lerr != nil || perr != nil {
+		t.Fatalf("listen in %s: %v %v", ns, lerr, perr)
+	}
+	p := &peerLog{}
+	t.Cleanup(func() {
+		_ = ln.Close()
+		_ = pc.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.peers = append(p.peers, c.RemoteAddr().(*net.TCPAddr).AddrPort())
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			_, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.peers = append(p.peers, addr.(*net.UDPAddr).AddrPort())
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+// since returns the peers recorded after the first n.
+func (p *peerLog) since(n int) []netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]netip.AddrPort(nil), p.peers[min(n, len(p.peers)):]...)
+}
+
+func (p *peerLog) count() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.peers) }
