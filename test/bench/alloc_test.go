@@ -26,3 +26,21 @@ func TestAllocBenchSmoke(t *testing.T) {
 		t.Errorf("table:\n%s", md)
 	}
 }
+
+// TestNATBenchSmoke runs the NAT churn at a small scale: every added or
+// removed NIC must cost exactly one snat row write.
+func TestNATBenchSmoke(t *testing.T) {
+	res, err := benchNAT(context.Background(), 150, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.steps) != 2 {
+		t.Fatalf("%d steps", len(res.steps))
+	}
+	for _, s := range res.steps {
+		if s.rowsPerChange != 1 {
+			t.Errorf("%s: %d inserted, %d updated, %d deleted for %d NICs", s.name, s.ins, s.upd, s.del, s.nics)
+		}
+	}
+	t.Log("\n" + res.markdown())
+}

@@ -4,6 +4,9 @@
 //	alloc: public IPs allocated per second end to end (IP created → spec.ip
 //	       set) at 10%, 50% and 95% fill of a pool, and the candidates
 //	       tried per allocated IP, on a real kube-apiserver.
+//	nat:   snat rows written per NIC added to or removed from a NAT gateway
+//	       that already NATs thousands of NICs (goal: exactly one), with
+//	       real OVN NB + northd.
 package main
 
 import (
@@ -24,6 +27,8 @@ import (
 func main() {
 	pool := flag.String("pool", "10.128.0.0/16", "public prefix of the allocation benchmark")
 	perStep := flag.Int("ips", 300, "IPs allocated at each fill level")
+	natNICs := flag.Int("nat-nics", 5000, "NATed NICs before the NAT churn")
+	natChurn := flag.Int("nat-churn", 100, "NICs added and removed in the NAT churn")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
@@ -38,6 +43,12 @@ func main() {
 	}
 	table := res.markdown()
 	fmt.Print(table)
+	natRes, err := benchNAT(ctx, *natNICs, *natChurn)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Print("\n" + natRes.markdown())
+	table += "\n" + natRes.markdown()
 	if *out != "" {
 		doc := "# Benchmarks\n\nWritten by `make bench` (test/bench). " + machine() + "\n\n" + table
 		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
