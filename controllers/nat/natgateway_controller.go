@@ -45,6 +45,7 @@ type NATGatewayReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nattables,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips,verbs=get;list;watch
 
 func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	gw := &apinetv1alpha1.NATGateway{}
@@ -75,8 +76,12 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace)); err != nil {
 		return err
 	}
+	held, err := r.heldIPs(ctx, gw)
+	if err != nil {
+		return err
+	}
 	candidates, byUID := candidatesOf(gw, nics.Items)
-	plan := Allocate(gw.UID, ppni, natIPs(gw), PreviousSlots(table, ppni), candidates)
+	plan := Allocate(gw.UID, ppni, held, PreviousSlots(table, ppni), candidates)
 
 	for _, uid := range plan.Release {
 		if err := r.setClaim(ctx, byUID[uid], gw, false); err != nil {
@@ -91,18 +96,31 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	if err := r.writeTable(ctx, gw, Table(ppni, plan.Slots, candidateMap(candidates))); err != nil {
 		return err
 	}
-	return r.writeStatus(ctx, gw, plan)
+	return r.writeStatus(ctx, gw, plan, len(held))
 }
 
-// natIPs are the gateway's allocated IPs of its family, in spec order.
-func natIPs(gw *apinetv1alpha1.NATGateway) []netip.Addr {
+// heldIPs are the gateway's IPs of its family that it holds — an IP object
+// of its namespace with that address claimed by the gateway — in spec
+// order. An address the gateway names but does not hold (no IP object, or
+// another claimer) is never used for NAT.
+func (r *NATGatewayReconciler) heldIPs(ctx context.Context, gw *apinetv1alpha1.NATGateway) ([]netip.Addr, error) {
+	var ips apinetv1alpha1.IPList
+	if err := r.List(ctx, &ips, client.InNamespace(gw.Namespace)); err != nil {
+		return nil, err
+	}
+	claimed := map[apinetv1alpha1.IPAddr]bool{}
+	for _, ip := range ips.Items {
+		if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == gw.UID {
+			claimed[ip.Spec.IP] = true
+		}
+	}
 	var out []netip.Addr
 	for _, e := range gw.Spec.IPs {
-		if a, err := netip.ParseAddr(string(e.IP)); err == nil && apinetv1alpha1.FamilyOf(e.IP) == gw.Spec.IPFamily && !slices.Contains(out, a) {
+		if a, err := netip.ParseAddr(string(e.IP)); err == nil && claimed[e.IP] && apinetv1alpha1.FamilyOf(e.IP) == gw.Spec.IPFamily && !slices.Contains(out, a) {
 			out = append(out, a)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // candidatesOf lists the NICs of the gateway's network, oldest first (so
@@ -177,19 +195,19 @@ func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha
 	return nil
 }
 
-func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan) error {
+func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan, heldIPs int) error {
 	before := gw.DeepCopy()
 	gw.Status.UsedNATIPs = int64(len(plan.Slots))
 	gw.Status.RequestedNATIPs = int64(plan.Requested)
 	cond := metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
 		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested), ObservedGeneration: gw.Generation}
-	if waiting := plan.Requested - len(plan.Slots); waiting > 0 && len(natIPs(gw)) == 0 {
+	if waiting := plan.Requested - len(plan.Slots); waiting > 0 && heldIPs == 0 {
 		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
 		cond.Message = fmt.Sprintf("%d interfaces wait for the gateway's NAT IPs to be allocated", waiting)
 	} else if waiting > 0 {
 		cond.Status, cond.Reason = metav1.ConditionFalse, apinetv1alpha1.ReasonPortsExhausted
 		cond.Message = fmt.Sprintf("%d interfaces wait for a port block: %d NAT IPs with %d blocks of %d ports each are all in use",
-			waiting, len(natIPs(gw)), SlotsPerIP(gw.Spec.PortsPerNetworkInterface), gw.Spec.PortsPerNetworkInterface)
+			waiting, heldIPs, SlotsPerIP(gw.Spec.PortsPerNetworkInterface), gw.Spec.PortsPerNetworkInterface)
 	}
 	old := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, ConditionPortsAvailable)
 	meta.SetStatusCondition(&gw.Status.Conditions, cond)
@@ -214,6 +232,8 @@ func SetupNATGateway(mgr manager.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("natgateway").
 		For(&apinetv1alpha1.NATGateway{}).
 		Owns(&apinetv1alpha1.NATTable{}).
+		// An IP claimed or released by the gateway changes its NAT IPs.
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
 		Complete(&NATGatewayReconciler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-controller")})
 }

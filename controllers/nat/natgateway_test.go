@@ -90,8 +90,8 @@ func (f *fixture) nic(name, network, ip string, mutate ...func(*apinetv1alpha1.N
 	return n
 }
 
-// table renders a NATTable as "NATIP: nicIP=port-end(name) ...; ..." with
-// the gateway's IPs replaced by G0, G1 in spec order.
+// table renders a NATTable as "G0: nicIP=port-end(name) ...; G1: ..." with
+// the gateway's IPs named G0, G1 in spec order.
 func (f *fixture) table(gw *apinetv1alpha1.NATGateway) (string, error) {
 	ctx := context.Background()
 	if err := f.c.Get(ctx, client.ObjectKeyFromObject(gw), gw); err != nil {
@@ -115,6 +115,9 @@ func (f *fixture) table(gw *apinetv1alpha1.NATGateway) (string, error) {
 		}
 		out = append(out, s)
 	}
+	// The table lists NAT IPs by address; allocated addresses are random,
+	// so compare in spec order.
+	slices.Sort(out)
 	return strings.Join(out, "; "), nil
 }
 
@@ -217,6 +220,21 @@ func TestNATGatewayTables(t *testing.T) {
 	f.wantTable(gwFull, "G0: 10.0.2.1=1024-65535(c1); G1: 10.0.2.2=1024-65535(c2)", 2, 2)
 	if len(gwFull.Spec.IPs) != 2 {
 		t.Errorf("autoscaled to %d IPs, want 2", len(gwFull.Spec.IPs))
+	}
+
+	// An address the gateway names but does not hold (no IP object) is
+	// never used for NAT.
+	gwLit := &apinetv1alpha1.NATGateway{ObjectMeta: metav1.ObjectMeta{Name: "gw-literal"}, Spec: apinetv1alpha1.NATGatewaySpec{
+		IPFamily: apinetv1alpha1.IPv4, NetworkRef: corev1.LocalObjectReference{Name: "net-d"}, PortsPerNetworkInterface: 1024,
+		IPs: []apinetv1alpha1.NATGatewayIP{{Name: "lit", IP: "203.0.113.250"}}}}
+	f.create(gwLit)
+	d1 := f.nic("d1", "net-d", "10.0.3.1")
+	f.wantTable(gwLit, "", 0, 1)
+	if got := f.claims(d1); len(got) != 0 {
+		t.Errorf("NIC claimed by a gateway without NAT IPs: %v", got)
+	}
+	if c := meta.FindStatusCondition(gwLit.Status.Conditions, nat.ConditionPortsAvailable); c == nil || c.Reason != "Pending" {
+		t.Errorf("PortsAvailable of a gateway without held IPs = %+v", c)
 	}
 
 	// Deleting the gateway removes its table and the NICs' claims.
