@@ -10,6 +10,7 @@ package nat
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -38,7 +40,9 @@ const fieldOwner = client.FieldOwner("ovnet-controller")
 // NATGatewayReconciler allocates a gateway's port blocks.
 type NATGatewayReconciler struct {
 	client.Client
-	Recorder recorder.EventRecorder
+	// APIReader reads a NIC live when a claim conflicts.
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch
@@ -84,13 +88,18 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	plan := Allocate(gw.UID, ppni, held, PreviousSlots(table, ppni), candidates)
 
 	for _, uid := range plan.Release {
-		if err := r.setClaim(ctx, byUID[uid], gw, false); err != nil {
+		if _, err := r.setClaim(ctx, byUID[uid], gw, false); err != nil {
 			return err
 		}
 	}
 	for _, uid := range plan.Claim {
-		if err := r.setClaim(ctx, byUID[uid], gw, true); err != nil {
+		claimed, err := r.setClaim(ctx, byUID[uid], gw, true)
+		if err != nil {
 			return err
+		}
+		if !claimed {
+			// Taken by another gateway meanwhile: no block for it here.
+			delete(plan.Slots, uid)
 		}
 	}
 	if err := r.writeTable(ctx, gw, Table(ppni, plan.Slots, candidateMap(candidates))); err != nil {
@@ -167,21 +176,45 @@ func candidateMap(cs []Candidate) map[types.UID]Candidate {
 }
 
 // setClaim adds or removes the gateway's entry in nic.spec.natGateways
-// (merge patch with the resourceVersion: a conflict retries the round).
-func (r *NATGatewayReconciler) setClaim(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, gw *apinetv1alpha1.NATGateway, claim bool) error {
-	before := nic.DeepCopy()
-	nic.Spec.NATGateways = slices.DeleteFunc(nic.Spec.NATGateways, func(n apinetv1alpha1.NetworkInterfaceNAT) bool {
-		return n.IPFamily == gw.Spec.IPFamily && n.ClaimRef.UID == gw.UID
+// with a merge patch that carries the resourceVersion (the list is
+// replaced as a whole). On a conflict the NIC is read again from the API
+// server and the change retried; a NIC that another gateway claimed
+// meanwhile is left alone (false).
+func (r *NATGatewayReconciler) setClaim(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, gw *apinetv1alpha1.NATGateway, claim bool) (bool, error) {
+	done := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if done {
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(nic), nic); err != nil {
+				return err
+			}
+		}
+		done = true
+		if claim && slices.ContainsFunc(nic.Spec.NATGateways, func(n apinetv1alpha1.NetworkInterfaceNAT) bool {
+			return n.IPFamily == gw.Spec.IPFamily && n.ClaimRef.UID != gw.UID
+		}) {
+			claim = false
+			return errOtherGateway
+		}
+		before := nic.DeepCopy()
+		nic.Spec.NATGateways = slices.DeleteFunc(nic.Spec.NATGateways, func(n apinetv1alpha1.NetworkInterfaceNAT) bool {
+			return n.IPFamily == gw.Spec.IPFamily && n.ClaimRef.UID == gw.UID
+		})
+		if claim {
+			nic.Spec.NATGateways = append(nic.Spec.NATGateways, apinetv1alpha1.NetworkInterfaceNAT{
+				IPFamily: gw.Spec.IPFamily, ClaimRef: apinetv1alpha1.LocalUIDReference{Name: gw.Name, UID: gw.UID}})
+		}
+		return r.Patch(ctx, nic, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner)
 	})
-	if claim {
-		nic.Spec.NATGateways = append(nic.Spec.NATGateways, apinetv1alpha1.NetworkInterfaceNAT{
-			IPFamily: gw.Spec.IPFamily, ClaimRef: apinetv1alpha1.LocalUIDReference{Name: gw.Name, UID: gw.UID}})
+	switch {
+	case errors.Is(err, errOtherGateway), apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("%s NIC %s: %w", map[bool]string{true: "claim", false: "release"}[claim], nic.Name, err)
 	}
-	if err := r.Patch(ctx, nic, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
-		return fmt.Errorf("%s NIC %s: %w", map[bool]string{true: "claim", false: "release"}[claim], nic.Name, err)
-	}
-	return nil
+	return claim, nil
 }
+
+var errOtherGateway = errors.New("claimed by another gateway")
 
 func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha1.NATGateway, ips []apinetv1alpha1.NATIP) error {
 	table := &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: gw.Name}}
@@ -235,7 +268,7 @@ func SetupNATGateway(mgr manager.Manager) error {
 		// An IP claimed or released by the gateway changes its NAT IPs.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
-		Complete(&NATGatewayReconciler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-controller")})
+		Complete(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ovnet-controller")})
 }
 
 func gatewaysOfNamespace(c client.Client) handler.MapFunc {

@@ -29,6 +29,7 @@ func main() {
 	perStep := flag.Int("ips", 300, "IPs allocated at each fill level")
 	natNICs := flag.Int("nat-nics", 5000, "NATed NICs before the NAT churn")
 	natChurn := flag.Int("nat-churn", 100, "NICs added and removed in the NAT churn")
+	entries := flag.String("run", "alloc,nat", "entries to run, comma-separated")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
@@ -37,18 +38,27 @@ func main() {
 		fail(err)
 	}
 	ctx := context.Background()
-	res, err := benchAlloc(ctx, prefix, []float64{0.10, 0.50, 0.95}, *perStep)
-	if err != nil {
-		fail(err)
+	run := map[string]bool{}
+	for _, e := range strings.Split(*entries, ",") {
+		run[strings.TrimSpace(e)] = true
 	}
-	table := res.markdown()
-	fmt.Print(table)
-	natRes, err := benchNAT(ctx, *natNICs, *natChurn)
-	if err != nil {
-		fail(err)
+	var table string
+	if run["alloc"] {
+		res, err := benchAlloc(ctx, prefix, []float64{0.10, 0.50, 0.95}, *perStep)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Print(res.markdown())
+		table += res.markdown()
 	}
-	fmt.Print("\n" + natRes.markdown())
-	table += "\n" + natRes.markdown()
+	if run["nat"] {
+		res, err := benchNAT(ctx, *natNICs, *natChurn)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Print("\n" + res.markdown())
+		table += "\n" + res.markdown()
+	}
 	if *out != "" {
 		doc := "# Benchmarks\n\nWritten by `make bench` (test/bench). " + machine() + "\n\n" + table
 		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {

@@ -133,4 +133,3 @@ func TestNATGateway(t *testing.T) {
 		t.Errorf("n2 could not connect while n1's block was full: %v %s", err, out)
 	}
 }
-
