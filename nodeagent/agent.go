@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
@@ -92,10 +93,10 @@ func Setup(mgr manager.Manager, opts Options) error {
 		For(&apinetv1alpha1.NetworkInterface{}).
 		// ovn-controller marking a port installed (or OVS losing it) wakes its NIC.
 		WatchesRawSource(source.Channel(ovsEvents, &handler.EnqueueRequestForObject{})).
-		Complete(&NetworkInterfaceReconciler{
+		Complete(conflict.Requeue(&NetworkInterfaceReconciler{
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ovnet-agent"),
 			NodeName: opts.NodeName, OVS: opts.OVS, Bridge: opts.Bridge, Devices: opts.Devices,
-		})
+		}))
 }
 
 // ChassisName is this host's OVN chassis name: the Open_vSwitch system-id.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/ovn"
@@ -103,6 +104,9 @@ func run(ctx context.Context, f flags) error {
 	}
 	if err := nat.Setup(mgr); err != nil {
 		return fmt.Errorf("NAT gateway controllers: %w", err)
+	}
+	if err := loadbalancer.Setup(mgr); err != nil {
+		return fmt.Errorf("load balancer controllers: %w", err)
 	}
 	if f.nb != "" {
 		if err := setupTranslation(ctx, mgr, f, prefixes); err != nil {

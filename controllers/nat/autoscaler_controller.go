@@ -2,7 +2,6 @@ package nat
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/controllers/internal/names"
 )
 
 // DesiredIPs is how many NAT IPs a gateway needs for requested NICs with
@@ -65,23 +66,12 @@ func (r *AutoscalerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		gw.Spec.IPs = gw.Spec.IPs[:desired]
 	}
 	for len(gw.Spec.IPs) < desired {
-		gw.Spec.IPs = append(gw.Spec.IPs, apinetv1alpha1.NATGatewayIP{Name: randomName()})
+		gw.Spec.IPs = append(gw.Spec.IPs, apinetv1alpha1.NATGatewayIP{Name: names.Random(10)})
 	}
 	if err := r.Patch(ctx, gw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
 		return ctrl.Result{}, fmt.Errorf("scale NATGateway %s from %d to %d IPs: %w", gw.Name, current, desired, err)
 	}
 	return ctrl.Result{}, nil
-}
-
-// randomName: 10 characters from an alphabet without vowels and look-alikes.
-func randomName() string {
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }
 
 // SetupAutoscaler registers the autoscaler; a gateway's change wakes the
@@ -103,7 +93,7 @@ func SetupAutoscaler(mgr manager.Manager) error {
 			}
 			return out
 		})).
-		Complete(&AutoscalerReconciler{Client: c})
+		Complete(conflict.Requeue(&AutoscalerReconciler{Client: c}))
 }
 
 // Setup registers the NAT gateway and autoscaler controllers.

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/conflict"
 )
 
 // ConditionPortsAvailable on a NATGateway: False (reason PortsExhausted)
@@ -268,7 +269,7 @@ func SetupNATGateway(mgr manager.Manager) error {
 		// An IP claimed or released by the gateway changes its NAT IPs.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
-		Complete(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ovnet-controller")})
+		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
 func gatewaysOfNamespace(c client.Client) handler.MapFunc {

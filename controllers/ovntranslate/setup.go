@@ -10,14 +10,17 @@ import (
 	"net/netip"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -73,22 +76,22 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
 		// The gateway chassis follow the gateway Nodes.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
-		Complete(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec}); err != nil {
+		Complete(conflict.Requeue(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
 		// The table of the same name holds the port blocks.
 		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(c))).
-		Complete(&NATGatewayReconciler{Client: c, NB: opts.NB, Recorder: rec}); err != nil {
+		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNetwork, func(o client.Object) string { return o.GetName() }))).
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
 		// status.natIPs follows the NAT tables.
-		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(nicsOfTable)).
-		Complete(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Recorder: rec})
+		Watches(&apinetv1alpha1.NATTable{}, natTableChanges()).
+		Complete(conflict.Requeue(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Recorder: rec}))
 }
 
 func allNetworks(c client.Client) handler.MapFunc {
@@ -150,15 +153,47 @@ func natGatewaysOf(c client.Client) handler.MapFunc {
 	}
 }
 
-// nicsOfTable maps a NATTable to the NICs it lists.
-func nicsOfTable(_ context.Context, o client.Object) []reconcile.Request {
-	var out []reconcile.Request
-	for _, ip := range o.(*apinetv1alpha1.NATTable).IPs {
-		for _, sec := range ip.Sections {
-			if sec.TargetRef != nil {
-				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: sec.TargetRef.Name}})
+// natTableChanges enqueues the NICs whose entries a NATTable change
+// added, removed or altered — not every NIC of the table, which would make
+// a gateway with n NICs cost n reconciles per change.
+func natTableChanges() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	entries := func(o client.Object) map[string]string {
+		out := map[string]string{}
+		for _, ip := range o.(*apinetv1alpha1.NATTable).IPs {
+			for _, sec := range ip.Sections {
+				if sec.TargetRef != nil {
+					out[sec.TargetRef.Name] = fmt.Sprintf("%s %s %d-%d %s", ip.IP, sec.IP, sec.Port, sec.EndPort, sec.TargetRef.UID)
+				}
 			}
 		}
+		return out
 	}
-	return out
+	enqueue := func(q workqueue.TypedRateLimitingInterface[reconcile.Request], ns string, names map[string]string) {
+		for name := range names {
+			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(q, e.Object.GetNamespace(), entries(e.Object))
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(q, e.Object.GetNamespace(), entries(e.Object))
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			before, after := entries(e.ObjectOld), entries(e.ObjectNew)
+			changed := map[string]string{}
+			for name, v := range after {
+				if before[name] != v {
+					changed[name] = v
+				}
+			}
+			for name, v := range before {
+				if _, ok := after[name]; !ok {
+					changed[name] = v
+				}
+			}
+			enqueue(q, e.ObjectNew.GetNamespace(), changed)
+		},
+	}
 }

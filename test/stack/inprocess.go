@@ -12,6 +12,7 @@ import (
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/nodeagent"
@@ -51,6 +52,9 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	}
 	if err == nil {
 		err = nat.Setup(mgr)
+	}
+	if err == nil {
+		err = loadbalancer.Setup(mgr)
 	}
 	if err == nil {
 		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider})

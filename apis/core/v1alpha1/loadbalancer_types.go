@@ -35,6 +35,12 @@ type LoadBalancerSpec struct {
 	Selector *LabelSelector `json:"selector,omitempty"`
 	// Template of the load balancer's Instances.
 	Template InstanceTemplate `json:"template"`
+	// TargetSelector, when set, selects the LoadBalancer's backends: the
+	// NetworkInterfaces of its namespace and network whose labels match.
+	// ovnet then writes the LoadBalancerRouting of the same name itself;
+	// without it, the routing is written by users (or a higher layer).
+	// +optional
+	TargetSelector *LabelSelector `json:"targetSelector,omitempty"`
 }
 
 // LoadBalancerStatus is the observed state of a LoadBalancer.

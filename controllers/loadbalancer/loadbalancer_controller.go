@@ -1,0 +1,177 @@
+// Package loadbalancer runs a LoadBalancer's API side (reference §2.7–2.9
+// with decisions 1, 6, 11 and 15): the LoadBalancer becomes a DaemonSet
+// "lb-<name>", the DaemonSet one Instance per eligible Node, the scheduler
+// binds Instances to Nodes, and — when spec.targetSelector is set — the
+// LoadBalancerRouting (the backends) is written from the selected
+// NetworkInterfaces. The OVN rows are written by controllers/ovntranslate
+// (ovn/rows/loadbalancer.go).
+package loadbalancer
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// LabelLoadBalancer is added to a LoadBalancer's DaemonSet selector and
+// Instance template, so that its DaemonSet only ever claims its own
+// Instances (an LB whose template has no labels would otherwise select
+// every Instance of the namespace).
+const LabelLoadBalancer = "apinet.ironcore.dev/load-balancer"
+
+const fieldOwner = client.FieldOwner("ovnet-controller")
+
+// DaemonSetName is the DaemonSet of a LoadBalancer.
+func DaemonSetName(lb string) string { return "lb-" + lb }
+
+// LoadBalancerReconciler keeps a LoadBalancer's DaemonSet (and, with a
+// target selector, its routing) in line with it.
+type LoadBalancerReconciler struct {
+	client.Client
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancerroutings,verbs=get;list;watch;create;update;patch;delete
+
+func (r *LoadBalancerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	lb := &apinetv1alpha1.LoadBalancer{}
+	if err := r.Get(ctx, req.NamespacedName, lb); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.reconcileDelete(ctx, req.Namespace, req.Name)
+	}
+	if !lb.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if err := r.applyDaemonSet(ctx, lb); err != nil {
+		return ctrl.Result{}, err
+	}
+	if lb.Spec.TargetSelector != nil {
+		return ctrl.Result{}, r.applyRouting(ctx, lb)
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileDelete removes what the LoadBalancer had: its routing and its
+// DaemonSet (owner references would do it where Kubernetes' garbage
+// collector runs; the local stack has none, so it is explicit).
+func (r *LoadBalancerReconciler) reconcileDelete(ctx context.Context, ns, name string) error {
+	routing := &apinetv1alpha1.LoadBalancerRouting{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := r.Delete(ctx, routing); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	ds := &apinetv1alpha1.DaemonSet{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: DaemonSetName(name)}, ds); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if ref := metav1.GetControllerOf(ds); ref == nil || ref.Kind != "LoadBalancer" || ref.Name != name {
+		return nil
+	}
+	return client.IgnoreNotFound(r.Delete(ctx, ds))
+}
+
+// DaemonSetFor is the DaemonSet spec of lb: its whole instance template
+// (decision 1: labels, annotations, affinity and topology spread too) with
+// the LoadBalancer's type, network, IPs and ports, and a selector of its
+// Instances (decision 15: the template's labels when spec.selector is
+// unset) plus LabelLoadBalancer.
+func DaemonSetFor(lb *apinetv1alpha1.LoadBalancer) apinetv1alpha1.DaemonSetSpec {
+	tmpl := *lb.Spec.Template.DeepCopy()
+	if tmpl.Metadata.Labels == nil {
+		tmpl.Metadata.Labels = map[string]apinetv1alpha1.LabelValue{}
+	}
+	tmpl.Metadata.Labels[LabelLoadBalancer] = apinetv1alpha1.LabelValue(lb.Name)
+	var sel *apinetv1alpha1.LabelSelector
+	if lb.Spec.Selector != nil {
+		sel = lb.Spec.Selector.DeepCopy()
+	} else {
+		sel = &apinetv1alpha1.LabelSelector{}
+		for k, v := range lb.Spec.Template.Metadata.Labels {
+			if sel.MatchLabels == nil {
+				sel.MatchLabels = map[string]apinetv1alpha1.LabelValue{}
+			}
+			sel.MatchLabels[k] = v
+		}
+	}
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]apinetv1alpha1.LabelValue{}
+	}
+	sel.MatchLabels[LabelLoadBalancer] = apinetv1alpha1.LabelValue(lb.Name)
+	tmpl.Spec.Type = apinetv1alpha1.InstanceTypeLoadBalancer
+	tmpl.Spec.LoadBalancerType = lb.Spec.Type
+	tmpl.Spec.NetworkRef = lb.Spec.NetworkRef
+	tmpl.Spec.IPs = nil
+	for _, ip := range lb.Spec.IPs {
+		if ip.IP != "" {
+			tmpl.Spec.IPs = append(tmpl.Spec.IPs, ip.IP)
+		}
+	}
+	tmpl.Spec.LoadBalancerPorts = slices.Clone(lb.Spec.Ports)
+	return apinetv1alpha1.DaemonSetSpec{Selector: sel, Template: tmpl}
+}
+
+func (r *LoadBalancerReconciler) applyDaemonSet(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
+	ds := &apinetv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: lb.Namespace, Name: DaemonSetName(lb.Name)}}
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, ds, func() error {
+		if ref := metav1.GetControllerOf(ds); ref != nil && ref.UID != lb.UID {
+			return fmt.Errorf("DaemonSet %s belongs to %s %s", ds.Name, ref.Kind, ref.Name)
+		}
+		ds.Spec = DaemonSetFor(lb)
+		return controllerutil.SetControllerReference(lb, ds, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("DaemonSet of LoadBalancer %s: %w", lb.Name, err)
+	}
+	return nil
+}
+
+// RoutingFor lists the backends of lb among nics: those of its network
+// that its target selector selects and that are not being deleted, each
+// IP a destination, sorted by address.
+func RoutingFor(lb *apinetv1alpha1.LoadBalancer, nics []apinetv1alpha1.NetworkInterface) []apinetv1alpha1.LoadBalancerDestination {
+	var out []apinetv1alpha1.LoadBalancerDestination
+	for i := range nics {
+		nic := &nics[i]
+		if nic.Spec.NetworkRef.Name != lb.Spec.NetworkRef.Name || !nic.DeletionTimestamp.IsZero() || !selects(lb.Spec.TargetSelector, nic.Labels) {
+			continue
+		}
+		for _, ip := range nic.Spec.IPs {
+			out = append(out, apinetv1alpha1.LoadBalancerDestination{IP: ip, TargetRef: &apinetv1alpha1.LoadBalancerTargetRef{
+				UID: nic.UID, Name: nic.Name, NodeRef: nic.Spec.NodeRef}})
+		}
+	}
+	slices.SortFunc(out, func(a, b apinetv1alpha1.LoadBalancerDestination) int {
+		x, _ := netip.ParseAddr(string(a.IP))
+		y, _ := netip.ParseAddr(string(b.IP))
+		return cmp.Or(x.Compare(y), cmp.Compare(a.TargetRef.Name, b.TargetRef.Name))
+	})
+	return out
+}
+
+func (r *LoadBalancerReconciler) applyRouting(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
+	var nics apinetv1alpha1.NetworkInterfaceList
+	if err := r.List(ctx, &nics, client.InNamespace(lb.Namespace)); err != nil {
+		return err
+	}
+	routing := &apinetv1alpha1.LoadBalancerRouting{ObjectMeta: metav1.ObjectMeta{Namespace: lb.Namespace, Name: lb.Name}}
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, routing, func() error {
+		routing.Destinations = RoutingFor(lb, nics.Items)
+		return controllerutil.SetControllerReference(lb, routing, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("routing of LoadBalancer %s: %w", lb.Name, err)
+	}
+	return nil
+}

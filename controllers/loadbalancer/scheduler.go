@@ -1,0 +1,113 @@
+package loadbalancer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// ReasonOutOfCapacity: no Node can take an Instance.
+const ReasonOutOfCapacity = "OutOfCapacity"
+
+// Scheduler binds unbound Instances to Nodes (reference §2.8): the
+// feasible nodes (Feasible), then the least loaded. It runs one reconcile
+// at a time and remembers its own bindings until the cache shows them, so
+// that back-to-back decisions see each other.
+type Scheduler struct {
+	client.Client
+	Recorder recorder.EventRecorder
+
+	mu      sync.Mutex
+	assumed map[types.UID]string // instance -> node, until the cache has the nodeRef
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=instances,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nodes,verbs=get;list;watch
+
+func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	inst := &apinetv1alpha1.Instance{}
+	if err := s.Get(ctx, req.NamespacedName, inst); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if inst.Spec.NodeRef != nil || !inst.DeletionTimestamp.IsZero() {
+		s.forget(inst.UID)
+		return ctrl.Result{}, nil
+	}
+	var nodeList apinetv1alpha1.NodeList
+	if err := s.List(ctx, &nodeList); err != nil {
+		return ctrl.Result{}, err
+	}
+	var all apinetv1alpha1.InstanceList
+	if err := s.List(ctx, &all); err != nil {
+		return ctrl.Result{}, err
+	}
+	nodes := make([]*apinetv1alpha1.Node, 0, len(nodeList.Items))
+	byName := map[string]*apinetv1alpha1.Node{}
+	for i := range nodeList.Items {
+		if n := &nodeList.Items[i]; n.DeletionTimestamp.IsZero() {
+			nodes = append(nodes, n)
+			byName[n.Name] = n
+		}
+	}
+	load := map[string]int{}
+	var placed []Placed
+	for i := range all.Items {
+		other := &all.Items[i]
+		node := s.nodeOfPlaced(other)
+		if node == "" || other.UID == inst.UID {
+			continue
+		}
+		load[node]++
+		if n := byName[node]; n != nil && other.Namespace == inst.Namespace {
+			placed = append(placed, Placed{Instance: other, Node: n})
+		}
+	}
+	node := LeastLoaded(Feasible(inst, nodes, placed), load)
+	if node == nil {
+		s.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, ReasonOutOfCapacity, "Scheduling", "No nodes available to schedule %s/%s on", inst.Namespace, inst.Name)
+		return ctrl.Result{}, nil
+	}
+	s.assume(inst.UID, node.Name)
+	patch := client.MergeFrom(inst.DeepCopy())
+	inst.Spec.NodeRef = &corev1.LocalObjectReference{Name: node.Name}
+	if err := s.Patch(ctx, inst, patch, fieldOwner); err != nil {
+		s.forget(inst.UID)
+		return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("bind Instance %s to %s: %w", inst.Name, node.Name, err))
+	}
+	return ctrl.Result{}, nil
+}
+
+// nodeOfPlaced is an instance's node as far as the scheduler knows: its
+// nodeRef, or its assumed binding.
+func (s *Scheduler) nodeOfPlaced(inst *apinetv1alpha1.Instance) string {
+	if inst.Spec.NodeRef != nil {
+		s.forget(inst.UID)
+		return inst.Spec.NodeRef.Name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.assumed[inst.UID]
+}
+
+func (s *Scheduler) assume(uid types.UID, node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.assumed == nil {
+		s.assumed = map[types.UID]string{}
+	}
+	s.assumed[uid] = node
+}
+
+func (s *Scheduler) forget(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.assumed, uid)
+}

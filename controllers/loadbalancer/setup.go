@@ -1,0 +1,103 @@
+package loadbalancer
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/conflict"
+)
+
+// Setup registers the LoadBalancer, DaemonSet and scheduler controllers.
+func Setup(mgr manager.Manager) error {
+	c := mgr.GetClient()
+	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer").
+		For(&apinetv1alpha1.LoadBalancer{}).
+		Owns(&apinetv1alpha1.DaemonSet{}).
+		Owns(&apinetv1alpha1.LoadBalancerRouting{}).
+		// Target selectors follow the NICs of the namespace.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(selectingLoadBalancers(c))).
+		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c})); err != nil {
+		return err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("daemonset").
+		For(&apinetv1alpha1.DaemonSet{}).
+		Owns(&apinetv1alpha1.Instance{}).
+		// Node created or deleted (not updated): every DaemonSet looks again.
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allDaemonSets(c)), builder.WithPredicates(createOrDelete())).
+		Complete(conflict.Requeue(&DaemonSetReconciler{Client: c})); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("scheduler").
+		For(&apinetv1alpha1.Instance{}).
+		// A new Node may take the Instances that found none.
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(unboundInstances(c)), builder.WithPredicates(createOrDelete())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Complete(conflict.Requeue(&Scheduler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-scheduler")}))
+}
+
+func createOrDelete() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+func allDaemonSets(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list apinetv1alpha1.DaemonSetList
+		if err := c.List(ctx, &list); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+		}
+		return out
+	}
+}
+
+func unboundInstances(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list apinetv1alpha1.InstanceList
+		if err := c.List(ctx, &list); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for i := range list.Items {
+			if list.Items[i].Spec.NodeRef == nil {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return out
+	}
+}
+
+// selectingLoadBalancers maps a NIC to the LoadBalancers of its namespace
+// that have a target selector.
+func selectingLoadBalancers(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list apinetv1alpha1.LoadBalancerList
+		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for i := range list.Items {
+			if list.Items[i].Spec.TargetSelector != nil {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return out
+	}
+}
