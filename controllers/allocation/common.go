@@ -18,6 +18,7 @@ import (
 const (
 	indexIPAddress     = "spec.ip"
 	indexClaimUID      = "spec.claimRef.uid"
+	indexRequestedIP   = "ovnet.requestedIPs"
 	actionAllocate     = "Allocate"
 	actionClaim        = "Claim"
 	fieldOwner         = client.FieldOwner("ovnet-controller")

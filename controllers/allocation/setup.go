@@ -57,6 +57,21 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}); err != nil {
 		return fmt.Errorf("index NetworkIDs by claimer: %w", err)
 	}
+	for _, kind := range Claimers {
+		// Claimers by the literal addresses they ask for: an IP's change
+		// wakes only those, not every claimer of the namespace.
+		if err := idx.IndexField(ctx, kind.New(), indexRequestedIP, func(o client.Object) []string {
+			var out []string
+			for _, e := range kind.requests(o) {
+				if e.ip != "" {
+					out = append(out, canonical(e.ip))
+				}
+			}
+			return out
+		}); err != nil {
+			return fmt.Errorf("index %s by requested address: %w", kind.Resource, err)
+		}
+	}
 	if err := feedPools(ctx, mgr, opts); err != nil {
 		return err
 	}
@@ -283,15 +298,11 @@ func (r *ClaimReconciler) claimersOfIP(ctx context.Context, o client.Object) []r
 		return out
 	}
 	list := r.Kind.NewList()
-	if err := r.List(ctx, list, client.InNamespace(ip.Namespace)); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(ip.Namespace), client.MatchingFields{indexRequestedIP: canonical(ip.Spec.IP)}); err != nil {
 		return out
 	}
 	for _, c := range r.Kind.items(list) {
-		for _, e := range r.Kind.requests(c) {
-			if e.ip != "" && canonical(e.ip) == canonical(ip.Spec.IP) {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(c)})
-			}
-		}
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(c)})
 	}
 	return out
 }

@@ -70,7 +70,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
 			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix))
 	}
-	gateways, err := r.gateways(ctx, vni)
+	gateways, err := r.gateways(ctx, nw, vni)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -109,27 +109,54 @@ func (r *NetworkReconciler) reconcileDelete(ctx context.Context, nw *apinetv1alp
 	return r.Update(ctx, nw, fieldOwner)
 }
 
-// gateways are the gateway Nodes' chassis, highest priority first. The
-// order is the chassis names rotated by the VNI, so that the Networks'
-// active gateways spread over the gateway chassis instead of all landing
-// on the first one, and stay put while the set of gateways is unchanged.
-func (r *NetworkReconciler) gateways(ctx context.Context, vni int64) ([]rows.GatewayChassis, error) {
+// gateways are the gateway Nodes' chassis, highest priority first: first
+// the chassis of Nodes that host an Instance of a Public LoadBalancer of
+// the Network (its VIPs are then served where its Instances were placed),
+// then the others. Within each group the chassis names are sorted and
+// rotated by the VNI, so that the Networks' active gateways spread over
+// the gateway chassis and stay put while the set is unchanged.
+func (r *NetworkReconciler) gateways(ctx context.Context, nw *apinetv1alpha1.Network, vni int64) ([]rows.GatewayChassis, error) {
 	var nodes apinetv1alpha1.NodeList
 	if err := r.List(ctx, &nodes, client.MatchingLabels{apinetv1alpha1.LabelGateway: "true"}); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(nodes.Items))
-	for i := range nodes.Items {
-		if nodes.Items[i].DeletionTimestamp.IsZero() {
-			names = append(names, chassisOf(&nodes.Items[i]))
+	var insts apinetv1alpha1.InstanceList
+	if err := r.List(ctx, &insts, client.InNamespace(nw.Namespace)); err != nil {
+		return nil, err
+	}
+	hostsLB := map[string]bool{}
+	for _, i := range insts.Items {
+		if i.Spec.NodeRef != nil && i.Spec.NetworkRef.Name == nw.Name && i.Spec.LoadBalancerType == apinetv1alpha1.LoadBalancerTypePublic && i.DeletionTimestamp.IsZero() {
+			hostsLB[i.Spec.NodeRef.Name] = true
 		}
 	}
-	slices.Sort(names)
-	out := make([]rows.GatewayChassis, len(names))
-	for i := range names {
-		out[i] = rows.GatewayChassis{Name: names[(int(vni)+i)%len(names)], Priority: 100 - i}
+	var first, rest []string
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		switch {
+		case !n.DeletionTimestamp.IsZero():
+		case hostsLB[n.Name]:
+			first = append(first, chassisOf(n))
+		default:
+			rest = append(rest, chassisOf(n))
+		}
+	}
+	order := append(rotated(first, vni), rotated(rest, vni)...)
+	out := make([]rows.GatewayChassis, len(order))
+	for i, name := range order {
+		out[i] = rows.GatewayChassis{Name: name, Priority: 100 - i}
 	}
 	return out, nil
+}
+
+// rotated sorts names and rotates them by n.
+func rotated(names []string, n int64) []string {
+	slices.Sort(names)
+	out := make([]string, len(names))
+	for i := range names {
+		out[i] = names[(int(n)+i)%len(names)]
+	}
+	return out
 }
 
 func (r *NetworkReconciler) setReady(ctx context.Context, nw *apinetv1alpha1.Network, status metav1.ConditionStatus, reason, msg string) error {

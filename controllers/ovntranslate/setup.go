@@ -76,6 +76,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
 		// The gateway chassis follow the gateway Nodes.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
+		// ... and the nodes of Public LoadBalancers' Instances.
+		Watches(&apinetv1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(networkOfInstance)).
 		Complete(conflict.Requeue(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
 		return err
 	}
@@ -84,6 +86,17 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(c))).
 		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
+		return err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
+		// The routing of the same name holds the backends.
+		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNamespace(c))).
+		// A backend's state takes it in or out of rotation; an IP claimed
+		// by a Public LB becomes a VIP.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNamespace(c))).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNamespace(c))).
+		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
@@ -196,4 +209,26 @@ func natTableChanges() handler.TypedEventHandler[client.Object, reconcile.Reques
 			enqueue(q, e.ObjectNew.GetNamespace(), changed)
 		},
 	}
+}
+
+func loadBalancersOfNamespace(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list apinetv1alpha1.LoadBalancerList
+		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+		}
+		return out
+	}
+}
+
+func networkOfInstance(_ context.Context, o client.Object) []reconcile.Request {
+	i := o.(*apinetv1alpha1.Instance)
+	if i.Spec.NetworkRef.Name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: i.Namespace, Name: i.Spec.NetworkRef.Name}}}
 }

@@ -16,6 +16,9 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"net/http"
+	_ "net/http/pprof"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -30,12 +33,27 @@ func main() {
 	natNICs := flag.Int("nat-nics", 5000, "NATed NICs before the NAT churn")
 	natChurn := flag.Int("nat-churn", 100, "NICs added and removed in the NAT churn")
 	entries := flag.String("run", "alloc,nat", "entries to run, comma-separated")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process (controllers included) to this file")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	prefix, err := netip.ParsePrefix(*pool)
 	if err != nil {
 		fail(err)
+	}
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
 	run := map[string]bool{}

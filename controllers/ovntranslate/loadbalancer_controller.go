@@ -1,0 +1,153 @@
+package ovntranslate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+// LoadBalancerReconciler writes a LoadBalancer's OVN Load_Balancers and
+// discard routes (ovn/rows/loadbalancer.go): its VIPs are the addresses it
+// holds, its backends the routing's destinations whose interface is in
+// service.
+type LoadBalancerReconciler struct {
+	client.Client
+	NB       *ovn.Client
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancerroutings,verbs=get;list;watch
+
+func (r *LoadBalancerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	lb := &apinetv1alpha1.LoadBalancer{}
+	if err := r.Get(ctx, req.NamespacedName, lb); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !lb.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, lb)
+	}
+	return r.reconcile(ctx, lb)
+}
+
+func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) (ctrl.Result, error) {
+	nw := &apinetv1alpha1.Network{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: lb.Namespace, Name: lb.Spec.NetworkRef.Name}, nw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", fmt.Sprintf("network %q does not exist", lb.Spec.NetworkRef.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	vips, err := r.vips(ctx, lb)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	backends, err := r.backends(ctx, lb)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	want, err := rows.LoadBalancerRows(rows.LoadBalancerInput{LB: lb, Network: nw, VIPs: vips, Backends: backends})
+	if err != nil {
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Invalid", err.Error())
+	}
+	if controllerutil.AddFinalizer(lb, Finalizer) {
+		if err := r.Update(ctx, lb, fieldOwner); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if _, err := r.NB.Apply(ctx, ownerOf(lb, "LoadBalancer"), want); err != nil {
+		if errors.Is(err, ovn.ErrParentMissing) {
+			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
+				fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+		}
+		return ctrl.Result{}, err
+	}
+	if len(vips) == 0 {
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", "no IP of the load balancer is held yet")
+	}
+	return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionTrue, "RowsWritten",
+		fmt.Sprintf("%d VIPs with %d backends in rotation", len(vips), len(backends)))
+}
+
+// vips: an Internal LB's addresses as given; a Public LB's addresses it
+// holds (an IP object of its namespace claimed by it).
+func (r *LoadBalancerReconciler) vips(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) ([]netip.Addr, error) {
+	held := map[apinetv1alpha1.IPAddr]bool{}
+	if lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic {
+		var ips apinetv1alpha1.IPList
+		if err := r.List(ctx, &ips, client.InNamespace(lb.Namespace)); err != nil {
+			return nil, err
+		}
+		for _, ip := range ips.Items {
+			if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == lb.UID {
+				held[ip.Spec.IP] = true
+			}
+		}
+	}
+	var out []netip.Addr
+	for _, e := range lb.Spec.IPs {
+		a, err := netip.ParseAddr(string(e.IP))
+		if err == nil && (lb.Spec.Type == apinetv1alpha1.LoadBalancerTypeInternal || held[e.IP]) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// backends are the routing's destinations, without those whose interface
+// is known and not Ready (out of rotation until its agent reports it
+// Ready again).
+func (r *LoadBalancerReconciler) backends(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) ([]netip.Addr, error) {
+	routing := &apinetv1alpha1.LoadBalancerRouting{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(lb), routing); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	var out []netip.Addr
+	for _, d := range routing.Destinations {
+		a, err := netip.ParseAddr(string(d.IP))
+		if err != nil {
+			continue
+		}
+		if d.TargetRef != nil {
+			nic := &apinetv1alpha1.NetworkInterface{}
+			err := r.Get(ctx, types.NamespacedName{Namespace: lb.Namespace, Name: d.TargetRef.Name}, nic)
+			if client.IgnoreNotFound(err) != nil {
+				return nil, err
+			}
+			if err == nil && nic.UID == d.TargetRef.UID && nic.Status.State != apinetv1alpha1.NetworkInterfaceStateReady {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (r *LoadBalancerReconciler) reconcileDelete(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
+	if !controllerutil.ContainsFinalizer(lb, Finalizer) {
+		return nil
+	}
+	if _, err := r.NB.Delete(ctx, ownerOf(lb, "LoadBalancer")); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(lb, Finalizer)
+	return r.Update(ctx, lb, fieldOwner)
+}
+
+func (r *LoadBalancerReconciler) setReady(ctx context.Context, lb *apinetv1alpha1.LoadBalancer, status metav1.ConditionStatus, reason, msg string) error {
+	return patchCondition(ctx, r.Client, r.Recorder, lb, &lb.Status.Conditions, status, reason, msg)
+}

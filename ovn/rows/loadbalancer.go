@@ -1,0 +1,140 @@
+package rows
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+)
+
+// MaxLoadBalancerVIPPorts bounds the ports one LoadBalancer expands to
+// (each port of each range is one VIP entry in OVN).
+const MaxLoadBalancerVIPPorts = 4096
+
+// LoadBalancerInput is what a LoadBalancer's rows depend on.
+type LoadBalancerInput struct {
+	LB *apinetv1alpha1.LoadBalancer
+	// Network is the LB's Network (its UID keys the switch and router).
+	Network *apinetv1alpha1.Network
+	// VIPs are the LB's addresses it holds.
+	VIPs []netip.Addr
+	// Backends are the destination addresses in rotation.
+	Backends []netip.Addr
+}
+
+// LoadBalancerRows (ovn-topology.md §2.6): per protocol of its ports one
+// OVN Load_Balancer (`<ns>/<name>/<protocol>`) whose VIPs are every LB IP
+// with every port (ranges expanded) mapped to the backends on the same
+// port; without ports one IP-only Load_Balancer (`<ns>/<name>/all`, all
+// ports and protocols). Attached to the Network's switch (clients inside
+// the Network, hairpin included); a Public LB also to the router with
+// neighbor_responder=all (the VIP is reached from the provider network
+// through the gateway port). A discard route per VIP drops the ports that
+// are not load-balanced. Only IPv4 for now.
+func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
+	lb, uid := in.LB, string(in.LB.UID)
+	netUID := string(in.Network.UID)
+	public := lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic
+	parents := []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "load_balancer", Key: NetworkKey(netUID, KeySwitch)}}
+	var options map[string]string
+	if public {
+		parents = append(parents, ovn.Parent{Table: nbdb.LogicalRouterTable, Column: "load_balancer", Key: NetworkKey(netUID, KeyRouter)})
+		options = map[string]string{"neighbor_responder": "all"}
+	}
+	var vips []netip.Addr
+	for _, v := range in.VIPs {
+		if v.Is4() {
+			vips = append(vips, v)
+		}
+	}
+	var backends []netip.Addr
+	for _, b := range in.Backends {
+		if b.Is4() && !slices.Contains(backends, b) {
+			backends = append(backends, b)
+		}
+	}
+	slices.SortFunc(backends, func(a, b netip.Addr) int { return a.Compare(b) })
+	if len(vips) == 0 {
+		return nil, nil
+	}
+	byProto, err := portsByProtocol(lb.Spec.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("LoadBalancer %s/%s: %w", lb.Namespace, lb.Name, err)
+	}
+	var out []ovn.Row
+	base := lb.Namespace + "/" + lb.Name
+	if len(lb.Spec.Ports) == 0 {
+		m := map[string]string{}
+		for _, v := range vips {
+			m[v.String()] = join(backends, "")
+		}
+		out = append(out, ovn.Row{Key: uid + "/lb/all", Parents: parents,
+			Model: &nbdb.LoadBalancer{Name: base + "/all", Vips: m, Options: options}})
+	}
+	for _, proto := range []string{"tcp", "udp", "sctp"} {
+		ports := byProto[proto]
+		if len(ports) == 0 {
+			continue
+		}
+		m := map[string]string{}
+		for _, v := range vips {
+			for _, p := range ports {
+				port := ":" + strconv.Itoa(p)
+				m[v.String()+port] = join(backends, port)
+			}
+		}
+		protocol := nbdb.LoadBalancerProtocol(proto)
+		out = append(out, ovn.Row{Key: uid + "/lb/" + proto, Parents: parents,
+			Model: &nbdb.LoadBalancer{Name: base + "/" + proto, Protocol: &protocol, Vips: m, Options: options}})
+	}
+	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: NetworkKey(netUID, KeyRouter)}}
+	for _, v := range vips {
+		out = append(out, ovn.Row{Key: uid + "/discard/" + v.String(), Parents: router,
+			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: v.String() + "/32", Nexthop: "discard"}})
+	}
+	return out, nil
+}
+
+// portsByProtocol expands the LB's ports (TCP when unset) per protocol.
+func portsByProtocol(ports []apinetv1alpha1.LoadBalancerPort) (map[string][]int, error) {
+	out := map[string][]int{}
+	total := 0
+	for _, p := range ports {
+		proto := "tcp"
+		if p.Protocol != nil {
+			proto = strings.ToLower(string(*p.Protocol))
+		}
+		if proto != strings.ToLower(string(corev1.ProtocolTCP)) && proto != "udp" && proto != "sctp" {
+			return nil, fmt.Errorf("protocol %s is not supported", proto)
+		}
+		end := p.Port
+		if p.EndPort != nil {
+			end = *p.EndPort
+		}
+		total += int(end-p.Port) + 1
+		if total > MaxLoadBalancerVIPPorts {
+			return nil, fmt.Errorf("ports expand to more than %d VIP ports; use fewer or smaller ranges, or no ports (all ports)", MaxLoadBalancerVIPPorts)
+		}
+		for port := p.Port; port <= end; port++ {
+			if !slices.Contains(out[proto], int(port)) {
+				out[proto] = append(out[proto], int(port))
+			}
+		}
+	}
+	return out, nil
+}
+
+func join(addrs []netip.Addr, port string) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String() + port
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,75 @@
+package rows
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+)
+
+func lbInput(typ apinetv1alpha1.LoadBalancerType, ports ...apinetv1alpha1.LoadBalancerPort) LoadBalancerInput {
+	return LoadBalancerInput{
+		LB: &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "lb-uid"},
+			Spec: apinetv1alpha1.LoadBalancerSpec{Type: typ, Ports: ports}},
+		Network:  &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{UID: "net-uid"}},
+		VIPs:     []netip.Addr{netip.MustParseAddr("203.0.113.50")},
+		Backends: []netip.Addr{netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("192.168.178.1"), netip.MustParseAddr("10.0.0.7")},
+	}
+}
+
+func TestLoadBalancerRowsPublicPorts(t *testing.T) {
+	udp := corev1.ProtocolUDP
+	end := int32(8081)
+	got, err := LoadBalancerRows(lbInput(apinetv1alpha1.LoadBalancerTypePublic,
+		apinetv1alpha1.LoadBalancerPort{Port: 80}, apinetv1alpha1.LoadBalancerPort{Port: 8080, EndPort: &end},
+		apinetv1alpha1.LoadBalancerPort{Protocol: &udp, Port: 5353}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d rows, want tcp LB, udp LB, discard route", len(got))
+	}
+	tcp := got[0].Model.(*nbdb.LoadBalancer)
+	if tcp.Name != "ns/web/tcp" || *tcp.Protocol != "tcp" || tcp.Options["neighbor_responder"] != "all" || len(tcp.Vips) != 3 ||
+		tcp.Vips["203.0.113.50:80"] != "10.0.0.7:80,192.168.178.1:80" || tcp.Vips["203.0.113.50:8081"] != "10.0.0.7:8081,192.168.178.1:8081" {
+		t.Errorf("tcp LB %+v", tcp)
+	}
+	if len(got[0].Parents) != 2 || got[0].Parents[0].Key != "net-uid/ls" || got[0].Parents[1].Key != "net-uid/lr" {
+		t.Errorf("public LB parents %+v", got[0].Parents)
+	}
+	if u := got[1].Model.(*nbdb.LoadBalancer); u.Name != "ns/web/udp" || u.Vips["203.0.113.50:5353"] != "10.0.0.7:5353,192.168.178.1:5353" {
+		t.Errorf("udp LB %+v", u)
+	}
+	if r := got[2].Model.(*nbdb.LogicalRouterStaticRoute); r.IPPrefix != "203.0.113.50/32" || r.Nexthop != "discard" {
+		t.Errorf("discard route %+v", r)
+	}
+}
+
+func TestLoadBalancerRowsInternalAllPorts(t *testing.T) {
+	got, err := LoadBalancerRows(lbInput(apinetv1alpha1.LoadBalancerTypeInternal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := got[0].Model.(*nbdb.LoadBalancer)
+	if all.Name != "ns/web/all" || all.Protocol != nil || all.Vips["203.0.113.50"] != "10.0.0.7,192.168.178.1" || all.Options != nil {
+		t.Errorf("IP-only LB %+v", all)
+	}
+	// Internal: the switch only (never neighbor_responder on a router:
+	// internal VIPs overlap between Networks).
+	if len(got[0].Parents) != 1 || got[0].Parents[0].Table != nbdb.LogicalSwitchTable {
+		t.Errorf("internal LB parents %+v", got[0].Parents)
+	}
+}
+
+func TestLoadBalancerRowsTooManyPorts(t *testing.T) {
+	end := int32(65535)
+	_, err := LoadBalancerRows(lbInput(apinetv1alpha1.LoadBalancerTypePublic, apinetv1alpha1.LoadBalancerPort{Port: 1, EndPort: &end}))
+	if err == nil || !strings.Contains(err.Error(), "more than 4096") {
+		t.Errorf("err = %v", err)
+	}
+}
