@@ -24,26 +24,13 @@ type peerLog struct {
 // namespace of the thread that created it.
 func listenIn(t *testing.T, ns string, port string) *peerLog {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	ln, lerr := net.Listen("tcp4", ":"+port)
-	pc, perr := net.ListenPacket("udp4", ":"+port)
-	if err := netns.Set(orig); err != nil {
-		panic("cannot return to the test's network namespace: " + err.Error())
-	}
+	var ln net.Listener
+	var pc net.PacketConn
+	var lerr, perr error
+	inNamespace(t, ns, func() {
+		ln, lerr = net.Listen("tcp4", ":"+port)
+		pc, perr = net.ListenPacket("udp4", ":"+port)
+	})
 	if lerr != nil || perr != nil {
 		t.Fatalf("listen in %s: %v %v", ns, lerr, perr)
 	}
@@ -92,3 +79,65 @@ func (p *peerLog) since(n int) []netip.AddrPort {
 }
 
 func (p *peerLog) count() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.peers) }
+
+// inNamespace runs fn with the calling goroutine's thread in namespace ns
+// (sockets opened by fn stay in ns).
+func inNamespace(t *testing.T, ns string, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	fn()
+	if err := netns.Set(orig); err != nil {
+		panic("cannot return to the test's network namespace: " + err.Error())
+	}
+}
+
+// serveName answers every TCP connection and UDP datagram on port inside
+// namespace ns with name: a backend that says who it is.
+func serveName(t *testing.T, ns, port, name string) {
+	t.Helper()
+	var ln net.Listener
+	var pc net.PacketConn
+	var lerr, perr error
+	inNamespace(t, ns, func() {
+		ln, lerr = net.Listen("tcp4", ":"+port)
+		pc, perr = net.ListenPacket("udp4", ":"+port)
+	})
+	if lerr != nil || perr != nil {
+		t.Fatalf("serve in %s: %v %v", ns, lerr, perr)
+	}
+	t.Cleanup(func() { _ = ln.Close(); _ = pc.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(name + "\n"))
+			_ = c.Close()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			_, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo([]byte(name+"\n"), addr)
+		}
+	}()
+}

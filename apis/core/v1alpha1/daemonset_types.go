@@ -6,10 +6,10 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 type InstanceTemplate struct {
 	// Metadata of the created instances (labels and annotations).
 	// +optional
-	Metadata TemplateMetadata `json:"metadata,omitempty"`
+	Metadata TemplateMetadata `json:"metadata,omitzero"`
 	// Spec of the created instances.
 	// +optional
-	Spec InstanceSpec `json:"spec,omitempty"`
+	Spec InstanceSpec `json:"spec,omitzero"`
 }
 
 // DaemonSetSpec is the desired state of a DaemonSet.
