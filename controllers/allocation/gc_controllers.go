@@ -73,7 +73,16 @@ func (r *NATReleaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	var kept []apinetv1alpha1.NetworkInterfaceNAT
 	for _, n := range nic.Spec.NATGateways {
-		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, types.NamespacedName{Namespace: nic.Namespace, Name: n.ClaimRef.Name}, string(n.ClaimRef.UID))
+		key := types.NamespacedName{Namespace: nic.Namespace, Name: n.ClaimRef.Name}
+		// The cache holding the gateway is enough to keep the entry (its
+		// deletion wakes us again); only a "gone" verdict, which drops
+		// the entry, is confirmed with the API server.
+		cached := &apinetv1alpha1.NATGateway{}
+		if err := r.Get(ctx, key, cached); err == nil && cached.UID == n.ClaimRef.UID && cached.DeletionTimestamp.IsZero() {
+			kept = append(kept, n)
+			continue
+		}
+		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, key, string(n.ClaimRef.UID))
 		if err != nil {
 			return ctrl.Result{}, err
 		}

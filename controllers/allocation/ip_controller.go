@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -47,23 +48,29 @@ func (r *IPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		}
 	}
 	orig := ip.DeepCopy()
+	// IP has no status subresource, so writing a condition bumps the
+	// generation: conditions carry no observedGeneration, or every write
+	// would call for the next one.
+	const noGeneration = 0
 	addr, reason, message, err := r.allocate(ctx, ip)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if addr.IsValid() {
 		recordAddress(ip, addr)
-		setCondition(&ip.Status.Conditions, ip.Generation, apinetv1alpha1.ConditionReady, metav1.ConditionTrue, apinetv1alpha1.ReasonAllocated, "allocated "+addr.String())
+		setCondition(&ip.Status.Conditions, noGeneration, apinetv1alpha1.ConditionReady, metav1.ConditionTrue, apinetv1alpha1.ReasonAllocated, "allocated "+addr.String())
 	} else {
-		if setCondition(&ip.Status.Conditions, ip.Generation, apinetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message) {
+		if setCondition(&ip.Status.Conditions, noGeneration, apinetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message) {
 			warn(r.Recorder, ip, reason, actionAllocate, "%s", message)
 			log.FromContext(ctx).Info("IP not allocated", "reason", reason, "message", message)
 		}
 	}
 	// IP has no status subresource (as in ironcore-net): conditions go
-	// through the main resource.
-	if err := r.Patch(ctx, ip, client.MergeFrom(orig), fieldOwner); err != nil {
-		return ctrl.Result{}, fmt.Errorf("update IP status: %w", err)
+	// through the main resource, and only when something changed.
+	if !equality.Semantic.DeepEqual(orig, ip) {
+		if err := r.Patch(ctx, ip, client.MergeFrom(orig), fieldOwner); err != nil {
+			return ctrl.Result{}, fmt.Errorf("update IP status: %w", err)
+		}
 	}
 	if !addr.IsValid() && (reason == apinetv1alpha1.ReasonPoolExhausted || reason == apinetv1alpha1.ReasonIPInUse) {
 		return ctrl.Result{RequeueAfter: retryWaiting}, nil

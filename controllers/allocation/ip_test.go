@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,6 +73,15 @@ func TestIPAllocation(t *testing.T) {
 		if len(lock.Finalizers) != 1 || lock.Finalizers[0] != apinetv1alpha1.IPAddressProtectionFinalizer {
 			t.Errorf("IPAddress %s finalizers = %v", lock.Name, lock.Finalizers)
 		}
+	}
+
+	// An allocated IP is left alone: nothing rewrites it (a condition
+	// carrying the generation of an object without status subresource
+	// once made every write call for the next).
+	settled := get(t, c, ips[0]).ResourceVersion
+	time.Sleep(2 * time.Second)
+	if rv := get(t, c, ips[0]).ResourceVersion; rv != settled {
+		t.Errorf("allocated IP %s is still being rewritten (resourceVersion %s -> %s, generation %d)", ips[0].Name, settled, rv, ips[0].Generation)
 	}
 
 	ninth := newIP(ns, "ip-8", apinetv1alpha1.IPv4, "")

@@ -101,7 +101,11 @@ func benchNAT(ctx context.Context, base, churn int) (natResult, error) {
 	}
 	defer central.Stop()
 	provider := stack.TestProvider()
-	ctrls, err := stack.StartInProcess(env.Config, central.NBEndpoint(), provider, 200, 300)
+	requests := &requestCounter{}
+	stop := make(chan struct{})
+	defer close(stop)
+	go requests.report(10*time.Second, stop)
+	ctrls, err := stack.StartInProcess(requests.wrap(env.Config), central.NBEndpoint(), provider, 200, 300)
 	if err != nil {
 		return res, err
 	}
