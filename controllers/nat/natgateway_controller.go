@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -66,37 +67,50 @@ func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !gw.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, r.reconcile(ctx, gw)
+	return r.reconcile(ctx, gw)
 }
 
-func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
+// claimsPerRound bounds the NICs one round claims (one patch each): the
+// table is written after every round, so a burst of thousands of new NICs
+// is NATed in steps instead of after all the patches.
+const claimsPerRound = 100
+
+func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1.NATGateway) (ctrl.Result, error) {
 	ppni := gw.Spec.PortsPerNetworkInterface
 	table := &apinetv1alpha1.NATTable{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
 		table = nil
 	} else if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	var nics apinetv1alpha1.NetworkInterfaceList
 	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace)); err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	held, err := r.heldIPs(ctx, gw)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	candidates, byUID := candidatesOf(gw, nics.Items)
 	plan := Allocate(gw.UID, ppni, held, PreviousSlots(table, ppni), candidates)
 
 	for _, uid := range plan.Release {
 		if _, err := r.setClaim(ctx, byUID[uid], gw, false); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
+	}
+	deferred := 0
+	if len(plan.Claim) > claimsPerRound {
+		for _, uid := range plan.Claim[claimsPerRound:] {
+			delete(plan.Slots, uid)
+		}
+		deferred = len(plan.Claim) - claimsPerRound
+		plan.Claim = plan.Claim[:claimsPerRound]
 	}
 	for _, uid := range plan.Claim {
 		claimed, err := r.setClaim(ctx, byUID[uid], gw, true)
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		if !claimed {
 			// Taken by another gateway meanwhile: no block for it here.
@@ -104,9 +118,16 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 		}
 	}
 	if err := r.writeTable(ctx, gw, Table(ppni, plan.Slots, candidateMap(candidates))); err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
-	return r.writeStatus(ctx, gw, plan, len(held))
+	if err := r.writeStatus(ctx, gw, plan, len(held), deferred); err != nil {
+		return ctrl.Result{}, err
+	}
+	if deferred > 0 {
+		// A fixed short delay: Requeue would grow the backoff each round.
+		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, nil
 }
 
 // heldIPs are the gateway's IPs of its family that it holds — an IP object
@@ -229,13 +250,14 @@ func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha
 	return nil
 }
 
-func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan, heldIPs int) error {
+func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan, heldIPs, deferred int) error {
 	before := gw.DeepCopy()
 	gw.Status.UsedNATIPs = int64(len(plan.Slots))
 	gw.Status.RequestedNATIPs = int64(plan.Requested)
 	cond := metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
 		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested), ObservedGeneration: gw.Generation}
-	if waiting := plan.Requested - len(plan.Slots); waiting > 0 && heldIPs == 0 {
+	// NICs deferred to the next round have blocks waiting for them.
+	if waiting := plan.Requested - len(plan.Slots) - deferred; waiting > 0 && heldIPs == 0 {
 		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
 		cond.Message = fmt.Sprintf("%d interfaces wait for the gateway's NAT IPs to be allocated", waiting)
 	} else if waiting > 0 {
