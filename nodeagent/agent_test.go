@@ -17,8 +17,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -44,52 +46,112 @@ func (f failing) Attach(ctx context.Context, nic *apinetv1alpha1.NetworkInterfac
 	return f.Devices.Attach(ctx, nic)
 }
 
-// TestAgent runs the agent against a real API server and a real
-// Open_vSwitch database (ovn-controller's part, marking a port installed,
-// is done by hand), with veth pairs in a test namespace.
-func TestAgent(t *testing.T) {
+// agentFixture is a real API server and a real Open_vSwitch database
+// (ovn-controller's part, marking a port installed, is done by hand) with
+// a network namespace for devices.
+type agentFixture struct {
+	t     *testing.T
+	c     client.Client
+	cfg   *rest.Config
+	db    *ovntest.Server
+	netns string
+}
+
+func newAgentFixture(t *testing.T) *agentFixture {
 	if os.Geteuid() != 0 {
 		t.Fatal("the agent test needs root (network namespaces): run make test as root")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	api := testenv.Start(t)
-	c := api.Client
-	db := ovntest.StartServer(t, "vswitch.ovsschema")
-	vsctl := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ovs-vsctl", append([]string{"--db=" + db.Endpoint(), "--no-wait"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ovs-vsctl %v: %v %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	vsctl("init")
-	vsctl("set", "Open_vSwitch", ".", "external_ids:system-id=chassis-7")
-	vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev", "fail-mode=secure")
-	netns := fmt.Sprintf("ovnet-agent-%04x", rand.IntN(1<<16))
-	if out, err := exec.Command("ip", "netns", "add", netns).CombinedOutput(); err != nil {
+	f := &agentFixture{t: t, c: api.Client, cfg: api.Config, db: ovntest.StartServer(t, "vswitch.ovsschema"),
+		netns: fmt.Sprintf("ovnet-agent-%04x", rand.IntN(1<<16))}
+	f.vsctl("init")
+	f.vsctl("set", "Open_vSwitch", ".", "external_ids:system-id=chassis-7")
+	f.vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev", "fail-mode=secure")
+	if out, err := exec.Command("ip", "netns", "add", f.netns).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", netns).Run() })
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", f.netns).Run() })
+	return f
+}
 
-	ovs, err := ovn.ConnectOVS(ctx, ovn.Config{Endpoints: []string{db.Endpoint()}, Logger: logr.Discard()})
+func (f *agentFixture) vsctl(args ...string) string {
+	f.t.Helper()
+	out, err := exec.Command("ovs-vsctl", append([]string{"--db=" + f.db.Endpoint(), "--no-wait"}, args...)...).CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatalf("ovs-vsctl %v: %v %s", args, err, out)
 	}
-	defer ovs.Close()
-	mgr, err := ctrl.NewManager(api.Config, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: nodeagent.CacheOptions("node-7")})
+	return strings.TrimSpace(string(out))
+}
+
+// startAgent runs an agent for node-7 with devices (made from its OVS
+// client) until the returned stop is called or the test ends.
+func (f *agentFixture) startAgent(devices func(ovs *ovn.Client) nodeagent.Devices) (stop func()) {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ovs, err := ovn.ConnectOVS(ctx, ovn.Config{Endpoints: []string{f.db.Endpoint()}, Logger: logr.Discard()})
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
+	}
+	skip := true
+	mgr, err := ctrl.NewManager(f.cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: nodeagent.CacheOptions("node-7"), Controller: config.Controller{SkipNameValidation: &skip}})
+	if err != nil {
+		f.t.Fatal(err)
 	}
 	if err := nodeagent.Setup(mgr, nodeagent.Options{NodeName: "node-7", Labels: map[string]string{apinetv1alpha1.LabelTopologyZone: "z1"},
-		OVS: ovs, Devices: failing{Devices: &nodeagent.Veth{NetNS: netns}, name: "nic-bad"}}); err != nil {
-		t.Fatal(err)
+		OVS: ovs, Devices: devices(ovs)}); err != nil {
+		f.t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { _ = mgr.Start(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+			ovs.Close()
+		}
+	}
+	f.t.Cleanup(stop)
+	return stop
+}
+
+func (f *agentFixture) nic(name, node string) *apinetv1alpha1.NetworkInterface {
+	f.t.Helper()
+	n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node},
+			NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.0.0.1"}}}
+	if err := f.c.Create(context.Background(), n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// attached waits for the NIC's state and Attached reason.
+func (f *agentFixture) attached(n *apinetv1alpha1.NetworkInterface, state apinetv1alpha1.NetworkInterfaceState, reason string) {
+	f.t.Helper()
+	testenv.Eventually(f.t, 5*time.Second, fmt.Sprintf("%s %s/%s", n.Name, state, reason), func() error {
+		if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(n), n); err != nil {
+			return err
+		}
+		cond := meta.FindStatusCondition(n.Status.Conditions, nodeagent.ConditionAttached)
+		if n.Status.State != state || cond == nil || cond.Reason != reason {
+			return fmt.Errorf("state %q condition %+v", n.Status.State, cond)
+		}
+		return nil
+	})
+}
+
+// TestAgent runs the agent in veth mode.
+func TestAgent(t *testing.T) {
+	f := newAgentFixture(t)
+	ctx := context.Background()
+	c, netns, vsctl := f.c, f.netns, f.vsctl
+	f.startAgent(func(*ovn.Client) nodeagent.Devices {
+		return failing{Devices: &nodeagent.Veth{NetNS: netns}, name: "nic-bad"}
+	})
+	nic, attached := f.nic, f.attached
 
 	// The Node is registered with its chassis name and labels.
 	node := &apinetv1alpha1.Node{}
@@ -102,29 +164,6 @@ func TestAgent(t *testing.T) {
 		}
 		return nil
 	})
-
-	nic := func(name, node string) *apinetv1alpha1.NetworkInterface {
-		n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
-			Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node},
-				NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.0.0.1"}}}
-		if err := c.Create(ctx, n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	attached := func(n *apinetv1alpha1.NetworkInterface, state apinetv1alpha1.NetworkInterfaceState, reason string) {
-		t.Helper()
-		testenv.Eventually(t, 5*time.Second, fmt.Sprintf("%s %s/%s", n.Name, state, reason), func() error {
-			if err := c.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
-				return err
-			}
-			cond := meta.FindStatusCondition(n.Status.Conditions, nodeagent.ConditionAttached)
-			if n.Status.State != state || cond == nil || cond.Reason != reason {
-				return fmt.Errorf("state %q condition %+v", n.Status.State, cond)
-			}
-			return nil
-		})
-	}
 
 	// A NIC of this node: veth pair with the NIC's MAC on the guest end,
 	// host end in br-int with the logical port as iface-id; Pending until
