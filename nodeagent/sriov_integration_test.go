@@ -25,9 +25,9 @@ import (
 // representor (in br-int), "vf<i>" the VF (the guest's device).
 type vethVFs struct{ netns string }
 
-func (v vethVFs) PCIAddress(vf int) (string, error) { return fmt.Sprintf("0000:99:00.%d", vf), nil }
+func (v vethVFs) PCIAddress(vf int) (string, error)  { return fmt.Sprintf("0000:99:00.%d", vf), nil }
 func (v vethVFs) Representor(vf int) (string, error) { return fmt.Sprintf("rep%d", vf), nil }
-func (v vethVFs) Uplink() string                      { return "uplink" }
+func (v vethVFs) Uplink() string                     { return "uplink" }
 
 // vethLinks sets the "VF" end's MAC directly (a veth has no VFs) and the
 // representor up, in the test namespace.
