@@ -17,12 +17,14 @@ build:
 ## generate: deepcopy, CRDs, RBAC and the libovsdb models (generated code is committed).
 generate:
 	go tool controller-gen object paths=./apis/...
-	rm -rf manifests/crd && go tool controller-gen crd:generateEmbeddedObjectMeta=true paths=./apis/... output:crd:artifacts:config=manifests/crd
+	rm -f manifests/crd/core.apinet.ironcore.dev_*.yaml && go tool controller-gen crd:generateEmbeddedObjectMeta=true paths=./apis/... output:crd:artifacts:config=manifests/crd
 	go generate ./ovn/...
+	go tool controller-gen rbac:roleName=ovnet-controller paths=./controllers/... output:rbac:artifacts:config=manifests/rbac/controller
+	go tool controller-gen rbac:roleName=ovnet-agent paths=./nodeagent/... output:rbac:artifacts:config=manifests/rbac/agent
 
 ## verify-generate: fails when generated code is stale.
 verify-generate: generate
-	@git diff --exit-code -- apis manifests/crd ovn/nbdb ovn/vswitchd || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- apis manifests/crd manifests/rbac ovn/nbdb ovn/vswitchd || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 envtest-bin:
 	hack/build-envtest.sh

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,6 +43,8 @@ const fieldOwner = client.FieldOwner("ovnet-controller")
 // NATGatewayReconciler allocates a gateway's port blocks.
 type NATGatewayReconciler struct {
 	client.Client
+	mu        sync.Mutex
+	lastRound map[types.UID]time.Time
 	// APIReader reads a NIC live when a claim conflicts.
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
@@ -67,7 +70,31 @@ func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !gw.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	if d := r.wait(gw.UID); d > 0 {
+		return ctrl.Result{RequeueAfter: d}, nil
+	}
 	return r.reconcile(ctx, gw)
+}
+
+// roundInterval is the least time between two rounds of one gateway: the
+// NATTable of a gateway with thousands of NICs is large, and NICs that
+// come or go within the interval are taken in one round, with one write of
+// the table, instead of one round (and one write) each.
+const roundInterval = 250 * time.Millisecond
+
+// wait says how long the gateway must wait for its next round, and starts
+// the round when it need not.
+func (r *NATGatewayReconciler) wait(uid types.UID) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastRound == nil {
+		r.lastRound = map[types.UID]time.Time{}
+	}
+	if d := roundInterval - time.Since(r.lastRound[uid]); d > 0 {
+		return d
+	}
+	r.lastRound[uid] = time.Now()
+	return 0
 }
 
 // claimsPerRound bounds the NICs one round claims (one patch each): the

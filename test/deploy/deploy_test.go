@@ -1,0 +1,154 @@
+// Package deploy checks the deployment manifests (manifests/default) the
+// way a user applies them, against a real API server: they render with
+// kustomize and apply, and the API server itself keeps an agent to its own
+// node.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/test/testenv"
+)
+
+func kubectl(t *testing.T, env *testenv.Env, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testenv.Assets(), "kubectl"), append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestManifestsApply renders manifests/default and applies it: every CRD
+// of manifests/crd is in it, and every object is accepted.
+func TestManifestsApply(t *testing.T) {
+	env := testenv.Start(t)
+	rendered := kubectl(t, env, "", "kustomize", "manifests/default")
+	crds, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "manifests", "crd", "core.apinet.ironcore.dev_*.yaml"))
+	if got := strings.Count(rendered, "\nkind: CustomResourceDefinition\n"); got != len(crds) {
+		t.Errorf("manifests/default has %d CRDs, manifests/crd %d: update manifests/crd/kustomization.yaml", got, len(crds))
+	}
+	out := kubectl(t, env, rendered, "apply", "--server-side", "-f", "-")
+	for _, want := range []string{"deployment.apps/ovnet-controller serverside-applied", "daemonset.apps/ovnet-agent serverside-applied",
+		"validatingadmissionpolicy.admissionregistration.k8s.io/ovnet-agent-own-node serverside-applied",
+		"clusterrole.rbac.authorization.k8s.io/ovnet-agent serverside-applied"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestAgentOwnNode: with the manifests' RBAC and admission policy, an agent
+// identity bound to node-1 may register node-1 and update the status and
+// finalizers of node-1's NICs, and nothing of node-2's.
+func TestAgentOwnNode(t *testing.T) {
+	env := testenv.Start(t)
+	kubectl(t, env, kubectl(t, env, "", "kustomize", "manifests/default"), "apply", "--server-side", "-f", "-")
+	ctx := context.Background()
+	admin := env.Client
+	nic := func(name, node string) *apinetv1alpha1.NetworkInterface {
+		n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+			Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node},
+				NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.0.0.1"}}}
+		if err := admin.Create(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	own, other := nic("own", "node-1"), nic("other", "node-2")
+	if err := admin.Create(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	agent := func(node string) client.Client {
+		cfg := rest.CopyConfig(env.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{
+			UserName: "system:serviceaccount:ovnet-system:ovnet-agent",
+			Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:ovnet-system", "system:authenticated"},
+			Extra:    map[string][]string{"authentication.kubernetes.io/node-name": {node}},
+		}
+		c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := agent("node-1")
+	// The policy takes a moment to be enforced after it is created.
+	denied := func(err error, what string) {
+		t.Helper()
+		if err == nil || !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+			t.Errorf("%s: %v, want it denied", what, err)
+		} else if !strings.Contains(err.Error(), "ovnet-agent on node node-1 may only") {
+			t.Errorf("%s denied, but not by the own-node policy: %v", what, err)
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, "policy enforced", func() error {
+		o := other.DeepCopy()
+		patch := client.MergeFrom(o.DeepCopy())
+		o.Status.State = apinetv1alpha1.NetworkInterfaceStateReady
+		if err := a.Status().Patch(ctx, o, patch); err == nil || !strings.Contains(err.Error(), "may only") {
+			return fmt.Errorf("status of node-2's NIC: %v", err)
+		}
+		return nil
+	})
+
+	// Allowed: its own Node, status and finalizer of its own NIC.
+	if err := a.Create(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Annotations: map[string]string{apinetv1alpha1.AnnotationChassis: "c1"}}}); err != nil {
+		t.Errorf("register own node: %v", err)
+	}
+	patch := client.MergeFrom(own.DeepCopy())
+	own.Status.State = apinetv1alpha1.NetworkInterfaceStateReady
+	if err := a.Status().Patch(ctx, own, patch); err != nil {
+		t.Errorf("status of own NIC: %v", err)
+	}
+	patch = client.MergeFrom(own.DeepCopy())
+	own.Finalizers = append(own.Finalizers, "nodeagent.apinet.ironcore.dev/device")
+	if err := a.Patch(ctx, own, patch); err != nil {
+		t.Errorf("finalizer on own NIC: %v", err)
+	}
+
+	// Denied: another node's NIC and Node, the spec of its own NIC.
+	patch = client.MergeFrom(other.DeepCopy())
+	other.Finalizers = append(other.Finalizers, "nodeagent.apinet.ironcore.dev/device")
+	denied(a.Patch(ctx, other, patch), "finalizer on node-2's NIC")
+	node2 := &apinetv1alpha1.Node{}
+	if err := admin.Get(ctx, client.ObjectKey{Name: "node-2"}, node2); err != nil {
+		t.Fatal(err)
+	}
+	patch = client.MergeFrom(node2.DeepCopy())
+	node2.Labels = map[string]string{"stolen": "yes"}
+	denied(a.Patch(ctx, node2, patch), "label on node-2")
+	patch = client.MergeFrom(own.DeepCopy())
+	own.Spec.Prefixes = []apinetv1alpha1.IPPrefix{"10.9.0.0/24"}
+	denied(a.Patch(ctx, own, patch), "spec of its own NIC")
+	// RBAC: no deletes at all.
+	if err := a.Delete(ctx, own); !apierrors.IsForbidden(err) {
+		t.Errorf("delete own NIC: %v, want forbidden by RBAC", err)
+	}
+	// A token not bound to a node is refused outright.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:ovnet-system:ovnet-agent", Groups: []string{"system:authenticated"}}
+	unbound, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unbound.Create(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-3"}}); err == nil || !strings.Contains(err.Error(), "not bound to a node") {
+		t.Errorf("unbound token: %v", err)
+	}
+}
