@@ -10,14 +10,22 @@ import (
 
 	"github.com/k8snetworkplumbingwg/sriovnet"
 	utilfs "github.com/k8snetworkplumbingwg/sriovnet/pkg/utils/filesystem"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
+
+var vfsFree = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "ovnet_agent_vfs_free", Help: "VFs this node's agent may still hand out (SR-IOV mode).",
+})
+
+func init() { metrics.Registry.MustRegister(vfsFree) }
 
 // VFs is what the agent needs to know about the VFs of one PF: the PCI
 // address of VF i and its representor netdev (switchdev mode). PFVFs
@@ -194,6 +202,7 @@ func (s *SRIOV) Attach(_ context.Context, nic *apinetv1alpha1.NetworkInterface) 
 		return Device{}, &DeviceError{Reason: "VFFailed", Err: fmt.Errorf("set MAC of VF %d: %w", vf, err)}
 	}
 	s.byNIC[nic.UID] = vf
+	vfsFree.Set(float64(s.MaxVFs - len(s.byNIC)))
 	return Device{Port: rep, PCI: ParsePCIAddress(pci)}, nil
 }
 
@@ -205,6 +214,7 @@ func (s *SRIOV) Detach(_ context.Context, nic *apinetv1alpha1.NetworkInterface) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.byNIC, nic.UID)
+	vfsFree.Set(float64(s.MaxVFs - len(s.byNIC)))
 	return nil
 }
 

@@ -103,7 +103,11 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
-	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(prefixes), IDPool: idPool}); err != nil {
+	pool := allocation.NewIPPool(prefixes)
+	if err := allocation.RegisterPoolMetrics(metrics.Registry, pool); err != nil {
+		return err
+	}
+	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: pool, IDPool: idPool}); err != nil {
 		return fmt.Errorf("allocation controllers: %w", err)
 	}
 	if err := nat.Setup(mgr); err != nil {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,12 +28,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 )
+
+var (
+	natPortsUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ovnet_nat_ports_used", Help: "Source ports a NAT gateway has handed out in blocks to NICs.",
+	}, []string{"namespace", "natgateway"})
+	natWaiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ovnet_nat_interfaces_waiting", Help: "Eligible NICs of a NAT gateway without a port block.",
+	}, []string{"namespace", "natgateway"})
+)
+
+func init() { metrics.Registry.MustRegister(natPortsUsed, natWaiting) }
 
 // ConditionPortsAvailable on a NATGateway: False (reason PortsExhausted)
 // while eligible NICs wait for a port block.
@@ -64,6 +77,8 @@ func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		// The gateway is gone: so is its table (the NICs' claims are
 		// dropped by the NAT release controller).
+		natPortsUsed.DeleteLabelValues(req.Namespace, req.Name)
+		natWaiting.DeleteLabelValues(req.Namespace, req.Name)
 		table := &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}
 		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, table))
 	}
@@ -278,6 +293,8 @@ func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha
 }
 
 func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan, heldIPs, deferred int) error {
+	natPortsUsed.WithLabelValues(gw.Namespace, gw.Name).Set(float64(len(plan.Slots)) * float64(gw.Spec.PortsPerNetworkInterface))
+	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(max(0, plan.Requested-len(plan.Slots)-deferred)))
 	before := gw.DeepCopy()
 	gw.Status.UsedNATIPs = int64(len(plan.Slots))
 	gw.Status.RequestedNATIPs = int64(plan.Requested)

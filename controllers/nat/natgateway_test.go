@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -155,6 +156,9 @@ func TestNATGatewayTables(t *testing.T) {
 	gw64 := f.gateway("gw64", "net-a", 64, 1)
 	f.nic("a1", "net-a", "10.0.0.1")
 	f.wantTable(gw64, "G0: 10.0.0.1=1024-1087(a1)", 1, 1)
+	if got := gauge(t, "ovnet_nat_ports_used", f.ns, "gw64"); got != 64 {
+		t.Errorf("ovnet_nat_ports_used of gw64 = %v, want 64", got)
+	}
 
 	// ppni 1024, three NICs: consecutive blocks, oldest first; a NIC with a
 	// public IP and a NIC claimed by another gateway are not NATed by it.
@@ -193,6 +197,9 @@ func TestNATGatewayTables(t *testing.T) {
 	c1 := f.nic("c1", "net-c", "10.0.2.1")
 	c2 := f.nic("c2", "net-c", "10.0.2.2")
 	f.wantTable(gwFull, "G0: 10.0.2.1=1024-65535(c1)", 1, 2)
+	if got := gauge(t, "ovnet_nat_interfaces_waiting", f.ns, "gw-full"); got != 1 {
+		t.Errorf("ovnet_nat_interfaces_waiting of gw-full = %v, want 1", got)
+	}
 	if got := f.claims(c2); len(got) != 0 {
 		t.Errorf("waiting NIC claimed by %v", got)
 	}
@@ -255,3 +262,28 @@ func TestNATGatewayTables(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// gauge reads a NAT gauge of controller-runtime's registry (where the
+// binaries serve it).
+func gauge(t *testing.T, name, ns, gw string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range families {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == ns && labels["natgateway"] == gw {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
+}
