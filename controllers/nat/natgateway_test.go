@@ -13,11 +13,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
@@ -35,24 +33,15 @@ type fixture struct {
 // and the NAT controllers on a real API server.
 func start(t *testing.T) *fixture {
 	env := testenv.Start(t)
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: testenv.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: &skip}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pfx, _ := allocation.ParsePrefixes([]string{"203.0.113.0/24"})
-	ids, _ := allocation.NewIDPool(200, 300)
-	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(pfx), IDPool: ids}); err != nil {
-		t.Fatal(err)
-	}
-	if err := nat.Setup(mgr); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = mgr.Start(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.StartManager(t, env, func(ctx context.Context, mgr manager.Manager) error {
+		pfx, _ := allocation.ParsePrefixes([]string{"203.0.113.0/24"})
+		ids, _ := allocation.NewIDPool(200, 300)
+		if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(pfx), IDPool: ids}); err != nil {
+			return err
+		}
+		return nat.Setup(mgr)
+	})
+	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "nat-"}}
 	if err := env.Client.Create(ctx, ns); err != nil {
 		t.Fatal(err)

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
 )
 
 // retryAfter: how soon an object that waits for something outside the
@@ -34,4 +38,30 @@ func patchCondition(ctx context.Context, c client.Client, rec recorder.EventReco
 		return fmt.Errorf("update status: %w", err)
 	}
 	return nil
+}
+
+// removeRows deletes obj's rows, then its finalizer: the reconcileDelete of
+// every translated kind.
+func removeRows(ctx context.Context, c client.Client, nb *ovn.Client, obj client.Object, kind string) error {
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return nil
+	}
+	if _, err := nb.Delete(ctx, ownerOf(obj, kind)); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(obj, Finalizer)
+	return c.Update(ctx, obj, fieldOwner)
+}
+
+// networkOf gets the Network an object of namespace ns refers to; when it
+// does not exist, missing says so (for a Pending condition).
+func networkOf(ctx context.Context, c client.Client, ns, name string) (nw *apinetv1alpha1.Network, missing string, err error) {
+	nw = &apinetv1alpha1.Network{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, nw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Sprintf("network %q does not exist", name), nil
+		}
+		return nil, "", err
+	}
+	return nw, "", nil
 }

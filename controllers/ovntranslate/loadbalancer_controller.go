@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -45,12 +44,12 @@ func (r *LoadBalancerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 }
 
 func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) (ctrl.Result, error) {
-	nw := &apinetv1alpha1.Network{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: lb.Namespace, Name: lb.Spec.NetworkRef.Name}, nw); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", fmt.Sprintf("network %q does not exist", lb.Spec.NetworkRef.Name))
-		}
+	nw, missing, err := networkOf(ctx, r.Client, lb.Namespace, lb.Spec.NetworkRef.Name)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if nw == nil {
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", missing)
 	}
 	vips, err := r.vips(ctx, lb)
 	if err != nil {
@@ -138,14 +137,7 @@ func (r *LoadBalancerReconciler) backends(ctx context.Context, lb *apinetv1alpha
 }
 
 func (r *LoadBalancerReconciler) reconcileDelete(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
-	if !controllerutil.ContainsFinalizer(lb, Finalizer) {
-		return nil
-	}
-	if _, err := r.NB.Delete(ctx, ownerOf(lb, "LoadBalancer")); err != nil {
-		return err
-	}
-	controllerutil.RemoveFinalizer(lb, Finalizer)
-	return r.Update(ctx, lb, fieldOwner)
+	return removeRows(ctx, r.Client, r.NB, lb, "LoadBalancer")
 }
 
 func (r *LoadBalancerReconciler) setReady(ctx context.Context, lb *apinetv1alpha1.LoadBalancer, status metav1.ConditionStatus, reason, msg string) error {

@@ -7,7 +7,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -42,12 +41,12 @@ func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 }
 
 func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1.NATGateway) (ctrl.Result, error) {
-	nw := &apinetv1alpha1.Network{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: gw.Spec.NetworkRef.Name}, nw); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending", fmt.Sprintf("network %q does not exist", gw.Spec.NetworkRef.Name))
-		}
+	nw, missing, err := networkOf(ctx, r.Client, gw.Namespace, gw.Spec.NetworkRef.Name)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if nw == nil {
+		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending", missing)
 	}
 	table := &apinetv1alpha1.NATTable{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
@@ -75,14 +74,7 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 }
 
 func (r *NATGatewayReconciler) reconcileDelete(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
-	if !controllerutil.ContainsFinalizer(gw, Finalizer) {
-		return nil
-	}
-	if _, err := r.NB.Delete(ctx, ownerOf(gw, "NATGateway")); err != nil {
-		return err
-	}
-	controllerutil.RemoveFinalizer(gw, Finalizer)
-	return r.Update(ctx, gw, fieldOwner)
+	return removeRows(ctx, r.Client, r.NB, gw, "NATGateway")
 }
 
 func (r *NATGatewayReconciler) setReady(ctx context.Context, gw *apinetv1alpha1.NATGateway, status metav1.ConditionStatus, reason, msg string) error {

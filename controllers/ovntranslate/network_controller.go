@@ -99,14 +99,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 }
 
 func (r *NetworkReconciler) reconcileDelete(ctx context.Context, nw *apinetv1alpha1.Network) error {
-	if !controllerutil.ContainsFinalizer(nw, Finalizer) {
-		return nil
-	}
-	if _, err := r.NB.Delete(ctx, ownerOf(nw, "Network")); err != nil {
-		return err
-	}
-	controllerutil.RemoveFinalizer(nw, Finalizer)
-	return r.Update(ctx, nw, fieldOwner)
+	return removeRows(ctx, r.Client, r.NB, nw, "Network")
 }
 
 // gateways are the gateway Nodes' chassis, highest priority first: first

@@ -43,13 +43,12 @@ func (r *NetworkInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 }
 
 func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (ctrl.Result, error) {
-	nw := &apinetv1alpha1.Network{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: nic.Namespace, Name: nic.Spec.NetworkRef.Name}, nw); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
-				fmt.Sprintf("network %q does not exist", nic.Spec.NetworkRef.Name))
-		}
+	nw, missing, err := networkOf(ctx, r.Client, nic.Namespace, nic.Spec.NetworkRef.Name)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if nw == nil {
+		return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending", missing)
 	}
 	node := &apinetv1alpha1.Node{}
 	if err := r.Get(ctx, types.NamespacedName{Name: nic.Spec.NodeRef.Name}, node); err != nil {
@@ -91,14 +90,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 }
 
 func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {
-	if !controllerutil.ContainsFinalizer(nic, Finalizer) {
-		return nil
-	}
-	if _, err := r.NB.Delete(ctx, ownerOf(nic, "NetworkInterface")); err != nil {
-		return err
-	}
-	controllerutil.RemoveFinalizer(nic, Finalizer)
-	return r.Update(ctx, nic, fieldOwner)
+	return removeRows(ctx, r.Client, r.NB, nic, "NetworkInterface")
 }
 
 func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {

@@ -24,16 +24,7 @@ type peerLog struct {
 // namespace of the thread that created it.
 func listenIn(t *testing.T, ns string, port string) *peerLog {
 	t.Helper()
-	var ln net.Listener
-	var pc net.PacketConn
-	var lerr, perr error
-	inNamespace(t, ns, func() {
-		ln, lerr = net.Listen("tcp4", ":"+port)
-		pc, perr = net.ListenPacket("udp4", ":"+port)
-	})
-	if lerr != nil || perr != nil {
-		t.Fatalf("listen in %s: %v %v", ns, lerr, perr)
-	}
+	ln, pc := listenBoth(t, ns, port)
 	p := &peerLog{}
 	t.Cleanup(func() {
 		_ = ln.Close()
@@ -109,16 +100,7 @@ func inNamespace(t *testing.T, ns string, fn func()) {
 // namespace ns with name: a backend that says who it is.
 func serveName(t *testing.T, ns, port, name string) {
 	t.Helper()
-	var ln net.Listener
-	var pc net.PacketConn
-	var lerr, perr error
-	inNamespace(t, ns, func() {
-		ln, lerr = net.Listen("tcp4", ":"+port)
-		pc, perr = net.ListenPacket("udp4", ":"+port)
-	})
-	if lerr != nil || perr != nil {
-		t.Fatalf("serve in %s: %v %v", ns, lerr, perr)
-	}
+	ln, pc := listenBoth(t, ns, port)
 	t.Cleanup(func() { _ = ln.Close(); _ = pc.Close() })
 	go func() {
 		for {
@@ -140,4 +122,20 @@ func serveName(t *testing.T, ns, port, name string) {
 			_, _ = pc.WriteTo([]byte(name+"\n"), addr)
 		}
 	}()
+}
+
+// listenBoth opens a TCP listener and a UDP socket on port in namespace ns.
+func listenBoth(t *testing.T, ns, port string) (net.Listener, net.PacketConn) {
+	t.Helper()
+	var ln net.Listener
+	var pc net.PacketConn
+	var lerr, perr error
+	inNamespace(t, ns, func() {
+		ln, lerr = net.Listen("tcp4", ":"+port)
+		pc, perr = net.ListenPacket("udp4", ":"+port)
+	})
+	if lerr != nil || perr != nil {
+		t.Fatalf("listen in %s: %v %v", ns, lerr, perr)
+	}
+	return ln, pc
 }
