@@ -2,6 +2,7 @@ package ovntranslate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -64,4 +65,22 @@ func networkOf(ctx context.Context, c client.Client, ns, name string) (nw *apine
 		return nil, "", err
 	}
 	return nw, "", nil
+}
+
+// writeRows puts the finalizer on obj, then applies its rows in one
+// transaction; false (and no error) when a parent row, its Network's, does
+// not exist yet.
+func writeRows(ctx context.Context, c client.Client, nb *ovn.Client, obj client.Object, kind string, rows []ovn.Row) (bool, error) {
+	if controllerutil.AddFinalizer(obj, Finalizer) {
+		if err := c.Update(ctx, obj, fieldOwner); err != nil {
+			return false, err
+		}
+	}
+	if _, err := nb.Apply(ctx, ownerOf(obj, kind), rows); err != nil {
+		if errors.Is(err, ovn.ErrParentMissing) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }

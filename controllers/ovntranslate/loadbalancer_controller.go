@@ -2,7 +2,6 @@ package ovntranslate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 
@@ -10,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -63,17 +61,13 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	if err != nil {
 		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Invalid", err.Error())
 	}
-	if controllerutil.AddFinalizer(lb, Finalizer) {
-		if err := r.Update(ctx, lb, fieldOwner); err != nil {
+	if written, err := writeRows(ctx, r.Client, r.NB, lb, "LoadBalancer", want); err != nil || !written {
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if _, err := r.NB.Apply(ctx, ownerOf(lb, "LoadBalancer"), want); err != nil {
-		if errors.Is(err, ovn.ErrParentMissing) {
-			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
-				fmt.Sprintf("network %q is not in OVN yet", nw.Name))
-		}
-		return ctrl.Result{}, err
+		// The Network's rows are not written yet; its update wakes us too.
+		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
+			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
 	if len(vips) == 0 {
 		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", "no IP of the load balancer is held yet")

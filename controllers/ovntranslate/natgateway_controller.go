@@ -2,14 +2,12 @@ package ovntranslate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -58,17 +56,13 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	if err != nil {
 		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Unsupported", err.Error())
 	}
-	if controllerutil.AddFinalizer(gw, Finalizer) {
-		if err := r.Update(ctx, gw, fieldOwner); err != nil {
+	if written, err := writeRows(ctx, r.Client, r.NB, gw, "NATGateway", want); err != nil || !written {
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if _, err := r.NB.Apply(ctx, ownerOf(gw, "NATGateway"), want); err != nil {
-		if errors.Is(err, ovn.ErrParentMissing) {
-			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending",
-				fmt.Sprintf("network %q is not in OVN yet", nw.Name))
-		}
-		return ctrl.Result{}, err
+		// The Network's rows are not written yet; its update wakes us too.
+		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending",
+			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
 	return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
 }

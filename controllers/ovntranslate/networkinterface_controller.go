@@ -2,7 +2,6 @@ package ovntranslate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -11,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -62,18 +60,13 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if err != nil {
 		return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Unsupported", err.Error())
 	}
-	if controllerutil.AddFinalizer(nic, Finalizer) {
-		if err := r.Update(ctx, nic, fieldOwner); err != nil {
+	if written, err := writeRows(ctx, r.Client, r.NB, nic, "NetworkInterface", built.Rows); err != nil || !written {
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if _, err := r.NB.Apply(ctx, ownerOf(nic, "NetworkInterface"), built.Rows); err != nil {
-		if errors.Is(err, ovn.ErrParentMissing) {
-			// The Network's rows are not written yet; its update wakes us too.
-			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
-				fmt.Sprintf("network %q is not in OVN yet", nw.Name))
-		}
-		return ctrl.Result{}, err
+		// The Network's rows are not written yet; its update wakes us too.
+		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
+			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
 	natIPs, err := r.natIPs(ctx, nic)
 	if err != nil {
