@@ -78,6 +78,15 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	if err != nil {
 		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
 	}
+	peers, own, peeringStates, err := r.peers(ctx, nw)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	peering, err := rows.PeeringRows(rows.PeeringInput{Network: nw, VNI: vni, Peers: peers, Own: own})
+	if err != nil {
+		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
+	}
+	want = append(want, peering...)
 	if _, err := r.NB.Apply(ctx, ownerOf(nw, "Network"), want); err != nil {
 		if errors.Is(err, ovn.ErrParentMissing) {
 			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "Pending", err.Error())
@@ -90,6 +99,9 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		if err := r.Patch(ctx, nw, patch, fieldOwner); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	if err := r.setPeeringStatus(ctx, nw, peeringStates); err != nil {
+		return ctrl.Result{}, err
 	}
 	msg := fmt.Sprintf("switch and router written (VNI %d, gateway port %s)", vni, transit)
 	if len(gateways) == 0 {

@@ -78,6 +78,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
 		// ... and the nodes of Public LoadBalancers' Instances.
 		Watches(&apinetv1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(networkOfInstance)).
+		// Peerings: a peer's listing and its NICs.
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
 		Complete(conflict.Requeue(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
 		return err
 	}

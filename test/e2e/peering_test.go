@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/test/testenv"
+)
+
+// TestPeering: two Networks that list each other reach each other — only
+// the listed prefix where one is given; a one-sided peering connects
+// nothing; unpeering cuts it again; status.peerings reports the state.
+func TestPeering(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	netA := e.network("net-a")
+	netB := e.network("net-b")
+	_, a := e.nic("a", "net-a", "node-1", "10.0.0.1")
+	_, b1 := e.nic("b1", "net-b", "node-2", "192.168.1.1")
+	_, b2 := e.nic("b2", "net-b", "node-3", "192.168.2.1")
+
+	setPeerings := func(nw *apinetv1alpha1.Network, peerings ...apinetv1alpha1.NetworkPeering) {
+		t.Helper()
+		if err := e.c.Get(ctx, client.ObjectKeyFromObject(nw), nw); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(nw.DeepCopy())
+		nw.Spec.Peerings = peerings
+		if err := e.c.Patch(ctx, nw, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peerState := func(nw *apinetv1alpha1.Network, want apinetv1alpha1.NetworkPeeringState) {
+		t.Helper()
+		testenv.Eventually(t, 30*time.Second, nw.Name+" peering "+string(want), func() error {
+			if err := e.c.Get(ctx, client.ObjectKeyFromObject(nw), nw); err != nil {
+				return err
+			}
+			got := nw.Status.Peerings["ovn"]
+			if len(got) != 1 || got[0].State != want {
+				return fmt.Errorf("status.peerings %+v", nw.Status.Peerings)
+			}
+			return nil
+		})
+	}
+	onlyB1 := apinetv1alpha1.IPPrefix("192.168.1.0/24")
+	// One-sided: A lists B, B does not list A.
+	setPeerings(netA, apinetv1alpha1.NetworkPeering{Name: "to-b", ID: netB.Spec.ID,
+		Prefixes: []apinetv1alpha1.PeeringPrefix{{Name: "b1", Prefix: &onlyB1}}})
+	peerState(netA, apinetv1alpha1.NetworkPeeringStatePending)
+	if ping(a, "192.168.1.1") {
+		t.Error("a one-sided peering connected the networks")
+	}
+
+	// Both sides: A reaches B's listed prefix (b1), not b2; B reaches A.
+	setPeerings(netB, apinetv1alpha1.NetworkPeering{Name: "to-a", ID: netA.Spec.ID})
+	peerState(netA, apinetv1alpha1.NetworkPeeringStateReady)
+	peerState(netB, apinetv1alpha1.NetworkPeeringStateReady)
+	mustReach(t, a, "192.168.1.1")
+	mustReach(t, b1, "10.0.0.1")
+	if got := transfer(t, b1, a, "192.168.1.1", "tcp"); got != "ovnet-tcp" {
+		t.Errorf("tcp from a to b1 over the peering: %q", got)
+	}
+	if ping(a, "192.168.2.1") {
+		t.Error("a reached b2, outside the peering's prefix")
+	}
+	if ping(b2, "10.0.0.1") {
+		// B routes all of A, but A routes back only 192.168.1.0/24.
+		t.Error("b2 got an answer from a although a does not route back to it")
+	}
+
+	// Unpeering (B drops A) cuts it again.
+	setPeerings(netB)
+	peerState(netA, apinetv1alpha1.NetworkPeeringStatePending)
+	testenv.Eventually(t, 30*time.Second, "unpeered networks cut", func() error {
+		if ping(a, "192.168.1.1") {
+			return fmt.Errorf("a still reaches b1")
+		}
+		return nil
+	})
+}
