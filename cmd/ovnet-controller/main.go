@@ -23,6 +23,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
+	"github.com/ovnet-dev/ovnet/controllers/policy"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -115,6 +116,9 @@ func run(ctx context.Context, f flags) error {
 	}
 	if err := loadbalancer.Setup(mgr); err != nil {
 		return fmt.Errorf("load balancer controllers: %w", err)
+	}
+	if err := policy.Setup(mgr); err != nil {
+		return fmt.Errorf("network policy controller: %w", err)
 	}
 	if f.nb != "" {
 		if err := setupTranslation(ctx, mgr, f, prefixes); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // repair deletes, once at start, the OVN rows of Networks and
-// NetworkInterfaces, NATGateways or LoadBalancers that no longer exist (matched by UID): rows left behind
+// NetworkInterfaces, NATGateways, LoadBalancers or NetworkPolicies that no longer exist (matched by UID): rows left behind
 // when an object went without its finalizer running. Only rows carrying
 // ovnet's ownership keys are considered; other rows are never touched.
 type repair struct {
@@ -34,6 +34,8 @@ func (r *repair) Start(ctx context.Context) error {
 			obj = &apinetv1alpha1.NATGateway{}
 		case "LoadBalancer":
 			obj = &apinetv1alpha1.LoadBalancer{}
+		case "NetworkPolicy":
+			obj = &apinetv1alpha1.NetworkPolicy{}
 		default:
 			continue // e.g. the provider network, written at start
 		}

@@ -102,6 +102,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
 		return err
 	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("networkpolicy-ovn").For(&apinetv1alpha1.NetworkPolicy{}).
+		// The rule of the same name holds the resolved targets and peers.
+		Watches(&apinetv1alpha1.NetworkPolicyRule{}, handler.EnqueueRequestsFromMapFunc(sameName)).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(policiesOfNamespace(c))).
+		Complete(conflict.Requeue(&NetworkPolicyReconciler{Client: c, NB: opts.NB})); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNetwork, func(o client.Object) string { return o.GetName() }))).
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
@@ -234,4 +241,18 @@ func networkOfInstance(_ context.Context, o client.Object) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: i.Namespace, Name: i.Spec.NetworkRef.Name}}}
+}
+
+func policiesOfNamespace(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list apinetv1alpha1.NetworkPolicyList
+		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+		}
+		return out
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
+	"github.com/ovnet-dev/ovnet/controllers/policy"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
@@ -57,6 +58,9 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	}
 	if err == nil {
 		err = loadbalancer.Setup(mgr)
+	}
+	if err == nil {
+		err = policy.Setup(mgr)
 	}
 	if err == nil {
 		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider})

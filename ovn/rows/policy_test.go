@@ -1,0 +1,63 @@
+package rows
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
+)
+
+func TestPolicyRows(t *testing.T) {
+	udp := corev1.ProtocolUDP
+	end := int32(90)
+	np := &apinetv1alpha1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{UID: "1234-abcd"}, Spec: apinetv1alpha1.NetworkPolicySpec{
+		PolicyTypes: []apinetv1alpha1.PolicyType{apinetv1alpha1.PolicyTypeIngress},
+		Ingress:     []apinetv1alpha1.NetworkPolicyIngressRule{{From: []apinetv1alpha1.NetworkPolicyPeer{{}}}, {}},
+	}}
+	prio := int32(500)
+	rule := &apinetv1alpha1.NetworkPolicyRule{Priority: &prio,
+		Targets: []apinetv1alpha1.TargetNetworkInterface{{IP: "10.0.0.1"}, {IP: "fd00::1"}},
+		IngressRules: []apinetv1alpha1.Rule{
+			{CIDRBlock: []apinetv1alpha1.IPBlock{{CIDR: "10.0.0.0/24", Except: []apinetv1alpha1.IPPrefix{"10.0.0.3/32"}}},
+				ObjectIPs:          []apinetv1alpha1.ObjectIP{{Prefix: "192.168.0.7/32"}},
+				NetworkPolicyPorts: []apinetv1alpha1.NetworkPolicyPort{{Port: 80, EndPort: &end}, {Protocol: &udp, Port: 53}}},
+			{}, // no peers, no ports: everything
+		},
+		// Egress rules without the Egress type are not enforced.
+		EgressRules: []apinetv1alpha1.Rule{{}},
+	}
+	got := PolicyRows(PolicyInput{Policy: np, Rule: rule, Network: &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{UID: "net"}}})
+	as := got[0].Model.(*nbdb.AddressSet)
+	if as.Name != "ovnet_np_1234abcd" || strings.Join(as.Addresses, ",") != "10.0.0.1" {
+		t.Errorf("address set %+v", as)
+	}
+	var acls []string
+	for _, r := range got[1:] {
+		a := r.Model.(*nbdb.ACL)
+		acls = append(acls, string(a.Direction)+" "+strconv.Itoa(a.Priority)+" "+string(a.Action)+" "+a.Match)
+		if r.Parents[0].Key != "net/ls" {
+			t.Errorf("ACL parent %+v", r.Parents)
+		}
+	}
+	want := []string{
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == {10.0.0.0/24, 192.168.0.7/32} && tcp.dst >= 80 && tcp.dst <= 90",
+		"to-lport 29501 drop ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.3/32 && tcp.dst >= 80 && tcp.dst <= 90",
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == {10.0.0.0/24, 192.168.0.7/32} && udp.dst == 53",
+		"to-lport 29501 drop ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.3/32 && udp.dst == 53",
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd",
+		"to-lport 100 drop ip4.dst == $ovnet_np_1234abcd",
+	}
+	if strings.Join(acls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ACLs:\n%s\nwant:\n%s", strings.Join(acls, "\n"), strings.Join(want, "\n"))
+	}
+	// No IPv4 target: nothing at all.
+	rule.Targets = rule.Targets[1:]
+	if got := PolicyRows(PolicyInput{Policy: np, Rule: rule, Network: &apinetv1alpha1.Network{}}); got != nil {
+		t.Errorf("rows without IPv4 targets: %d", len(got))
+	}
+}
