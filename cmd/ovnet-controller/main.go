@@ -23,8 +23,8 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
-	"github.com/ovnet-dev/ovnet/controllers/policy"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
+	"github.com/ovnet-dev/ovnet/controllers/policy"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
