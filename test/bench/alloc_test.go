@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"go.uber.org/zap/zapcore"
 	"net/netip"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"strings"
 	"testing"
 )
@@ -44,3 +47,21 @@ func TestNATBenchSmoke(t *testing.T) {
 	}
 	t.Log("\n" + res.markdown())
 }
+
+// TestNICBenchSmoke runs the NIC entry at a small scale: every NIC gets its
+// port, and restarted controllers write nothing.
+func TestNICBenchSmoke(t *testing.T) {
+	res, err := benchNIC(context.Background(), 100, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.p50 <= 0 || res.p99 < res.p50 {
+		t.Errorf("latencies p50 %v p99 %v", res.p50, res.p99)
+	}
+	if res.restartTxns != 0 || res.portsAfterQuiet != res.portsAtRestart {
+		t.Errorf("restart: %d NB transactions, ports %d -> %d", res.restartTxns, res.portsAtRestart, res.portsAfterQuiet)
+	}
+	t.Log("\n" + res.markdown())
+}
+
+func init() { ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel))) }

@@ -4,6 +4,8 @@
 //	alloc: public IPs allocated per second end to end (IP created → spec.ip
 //	       set) at 10%, 50% and 95% fill of a pool, and the candidates
 //	       tried per allocated IP, on a real kube-apiserver.
+//	nic:   latency from a NIC's creation to its port in NB at a given
+//	       scale (P3), and NB transactions of restarted controllers (P2).
 //	nat:   snat rows written per NIC added to or removed from a NAT gateway
 //	       that already NATs thousands of NICs (goal: exactly one), with
 //	       real OVN NB + northd.
@@ -32,7 +34,9 @@ func main() {
 	perStep := flag.Int("ips", 300, "IPs allocated at each fill level")
 	natNICs := flag.Int("nat-nics", 5000, "NATed NICs before the NAT churn")
 	natChurn := flag.Int("nat-churn", 100, "NICs added and removed in the NAT churn")
-	entries := flag.String("run", "alloc,nat", "entries to run, comma-separated")
+	nicBase := flag.Int("nic-base", 2000, "NICs that exist before the NIC latency samples and the restart")
+	nicSamples := flag.Int("nic-samples", 200, "NICs created one at a time for the latency percentiles")
+	entries := flag.String("run", "alloc,nat,nic", "entries to run, comma-separated")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process (controllers included) to this file")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
@@ -68,6 +72,14 @@ func main() {
 		}
 		fmt.Print(res.markdown())
 		table += res.markdown()
+	}
+	if run["nic"] {
+		res, err := benchNIC(ctx, *nicBase, *nicSamples)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Print("\n" + res.markdown())
+		table += "\n" + res.markdown()
 	}
 	if run["nat"] {
 		res, err := benchNAT(ctx, *natNICs, *natChurn)

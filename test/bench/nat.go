@@ -3,22 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
-	"github.com/ovnet-dev/ovnet/test/stack"
-	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // natWrites counts the snat rows the NB database inserts, updates and
@@ -96,36 +91,12 @@ listed every NIC of the namespace.
 // churn NICs and counts the snat rows the NB database writes.
 func benchNAT(ctx context.Context, base, churn int) (natResult, error) {
 	res := natResult{base: base, churn: churn}
-	env, err := testenv.StartEnv()
+	bs, err := startBenchStack(ctx)
 	if err != nil {
 		return res, err
 	}
-	defer env.Stop()
-	dir, err := os.MkdirTemp("/tmp", "bnat")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(dir)
-	central, err := stack.StartCentral(dir)
-	if err != nil {
-		return res, err
-	}
-	defer central.Stop()
-	provider := stack.TestProvider()
-	requests := &requestCounter{}
-	stop := make(chan struct{})
-	defer close(stop)
-	go requests.report(10*time.Second, stop)
-	ctrls, err := stack.StartInProcess(requests.wrap(env.Config), central.NBEndpoint(), provider, 200, 300)
-	if err != nil {
-		return res, err
-	}
-	defer ctrls.Stop()
-	watch, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})
-	if err != nil {
-		return res, err
-	}
-	defer watch.Close()
+	defer bs.stop()
+	env, watch := bs.env, bs.watch
 	writes := &natWrites{}
 	watch.Cache().AddEventHandler(writes.handler())
 	snatRows := func() int {

@@ -3,12 +3,14 @@ package stack
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
@@ -28,6 +30,7 @@ type InProcess struct {
 	NB     *ovn.Client
 	cancel context.CancelFunc
 	done   chan struct{}
+	synced atomic.Bool
 }
 
 // StartInProcess runs the controllers against the API server of cfg and the
@@ -72,7 +75,32 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	}
 	p := &InProcess{NB: nb, cancel: cancel, done: make(chan struct{})}
 	go func() { _ = mgr.Start(ctx); close(p.done) }()
+	go func() { p.synced.Store(mgr.GetCache().WaitForCacheSync(ctx)) }()
 	return p, nil
+}
+
+// Idle reports whether the controllers' caches have synced and no work is
+// queued or in progress (from controller-runtime's workqueue metrics, which
+// cover every controller of the process).
+func (p *InProcess) Idle() bool {
+	if !p.synced.Load() {
+		return false
+	}
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return false
+	}
+	for _, f := range families {
+		if f.GetName() != "workqueue_depth" && f.GetName() != "workqueue_unfinished_work_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if m.GetGauge().GetValue() > 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Stop stops the controllers and closes the NB connection.
