@@ -79,28 +79,26 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	return p, nil
 }
 
-// Idle reports whether the controllers' caches have synced and no work is
-// queued or in progress (from controller-runtime's workqueue metrics, which
-// cover every controller of the process).
-func (p *InProcess) Idle() bool {
-	if !p.synced.Load() {
-		return false
-	}
+// Synced reports whether the controllers' caches have synced.
+func (p *InProcess) Synced() bool { return p.synced.Load() }
+
+// Reconciles is the number of reconciles the controllers of this process
+// have run so far (controller-runtime's reconcile_total over every
+// controller): when it stops moving, they have settled.
+func Reconciles() float64 {
 	families, err := metrics.Registry.Gather()
 	if err != nil {
-		return false
+		return -1
 	}
+	total := 0.0
 	for _, f := range families {
-		if f.GetName() != "workqueue_depth" && f.GetName() != "workqueue_unfinished_work_seconds" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if m.GetGauge().GetValue() > 0 {
-				return false
+		if f.GetName() == "controller_runtime_reconcile_total" {
+			for _, m := range f.GetMetric() {
+				total += m.GetCounter().GetValue()
 			}
 		}
 	}
-	return true
+	return total
 }
 
 // Stop stops the controllers and closes the NB connection.
