@@ -1,8 +1,6 @@
 package loadbalancer
 
 import (
-	"context"
-
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -11,10 +9,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 )
 
 // Setup registers the LoadBalancer, DaemonSet and scheduler controllers.
@@ -55,49 +53,19 @@ func createOrDelete() predicate.Funcs {
 }
 
 func allDaemonSets(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, _ client.Object) []reconcile.Request {
-		var list apinetv1alpha1.DaemonSetList
-		if err := c.List(ctx, &list); err != nil {
-			return nil
-		}
-		out := make([]reconcile.Request, len(list.Items))
-		for i := range list.Items {
-			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.DaemonSetList{} }, nil)
 }
 
 func unboundInstances(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, _ client.Object) []reconcile.Request {
-		var list apinetv1alpha1.InstanceList
-		if err := c.List(ctx, &list); err != nil {
-			return nil
-		}
-		var out []reconcile.Request
-		for i := range list.Items {
-			if list.Items[i].Spec.NodeRef == nil {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-			}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.InstanceList{} }, func(_, i client.Object) bool {
+		return i.(*apinetv1alpha1.Instance).Spec.NodeRef == nil
+	})
 }
 
 // selectingLoadBalancers maps a NIC to the LoadBalancers of its namespace
 // that have a target selector.
 func selectingLoadBalancers(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list apinetv1alpha1.LoadBalancerList
-		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		var out []reconcile.Request
-		for i := range list.Items {
-			if list.Items[i].Spec.TargetSelector != nil {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-			}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, func(_, lb client.Object) bool {
+		return lb.(*apinetv1alpha1.LoadBalancer).Spec.TargetSelector != nil
+	})
 }

@@ -9,10 +9,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/internal/names"
 )
 
@@ -80,19 +80,11 @@ func SetupAutoscaler(mgr manager.Manager) error {
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).Named("natgatewayautoscaler").
 		For(&apinetv1alpha1.NATGatewayAutoscaler{}).
-		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			var list apinetv1alpha1.NATGatewayAutoscalerList
-			if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-				return nil
-			}
-			var out []reconcile.Request
-			for i := range list.Items {
-				if list.Items[i].Spec.NATGatewayRef.Name == o.GetName() {
-					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-				}
-			}
-			return out
-		})).
+		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(enqueue.Listed(c,
+			func() client.ObjectList { return &apinetv1alpha1.NATGatewayAutoscalerList{} },
+			func(gw, a client.Object) bool {
+				return a.(*apinetv1alpha1.NATGatewayAutoscaler).Spec.NATGatewayRef.Name == gw.GetName()
+			}))).
 		Complete(conflict.Requeue(&AutoscalerReconciler{Client: c}))
 }
 

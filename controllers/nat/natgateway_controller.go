@@ -29,11 +29,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 )
 
 var (
@@ -339,15 +339,5 @@ func SetupNATGateway(mgr manager.Manager) error {
 }
 
 func gatewaysOfNamespace(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list apinetv1alpha1.NATGatewayList
-		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		out := make([]reconcile.Request, 0, len(list.Items))
-		for i := range list.Items {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, nil)
 }

@@ -21,6 +21,7 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -118,17 +119,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 }
 
 func allNetworks(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, _ client.Object) []reconcile.Request {
-		var list apinetv1alpha1.NetworkList
-		if err := c.List(ctx, &list); err != nil {
-			return nil
-		}
-		out := make([]reconcile.Request, len(list.Items))
-		for i := range list.Items {
-			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NetworkList{} }, nil)
 }
 
 // nicsBy maps an object to the NICs whose index field equals key(obj), in
@@ -161,19 +152,9 @@ func sameName(_ context.Context, o client.Object) []reconcile.Request {
 
 // natGatewaysOf maps a Network to the NAT gateways in it.
 func natGatewaysOf(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list apinetv1alpha1.NATGatewayList
-		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		var out []reconcile.Request
-		for i := range list.Items {
-			if list.Items[i].Spec.NetworkRef.Name == o.GetName() {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-			}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, func(nw, gw client.Object) bool {
+		return gw.(*apinetv1alpha1.NATGateway).Spec.NetworkRef.Name == nw.GetName()
+	})
 }
 
 // natTableChanges enqueues the NICs whose entries a NATTable change
@@ -222,17 +203,7 @@ func natTableChanges() handler.TypedEventHandler[client.Object, reconcile.Reques
 }
 
 func loadBalancersOfNamespace(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list apinetv1alpha1.LoadBalancerList
-		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		out := make([]reconcile.Request, len(list.Items))
-		for i := range list.Items {
-			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, nil)
 }
 
 func networkOfInstance(_ context.Context, o client.Object) []reconcile.Request {
@@ -244,15 +215,5 @@ func networkOfInstance(_ context.Context, o client.Object) []reconcile.Request {
 }
 
 func policiesOfNamespace(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list apinetv1alpha1.NetworkPolicyList
-		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		out := make([]reconcile.Request, len(list.Items))
-		for i := range list.Items {
-			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NetworkPolicyList{} }, nil)
 }

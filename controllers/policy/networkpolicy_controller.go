@@ -20,10 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 )
 
 // DefaultPriority of a policy without one.
@@ -203,15 +203,5 @@ func Setup(mgr manager.Manager) error {
 }
 
 func policiesOfNamespace(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list apinetv1alpha1.NetworkPolicyList
-		if err := c.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		out := make([]reconcile.Request, len(list.Items))
-		for i := range list.Items {
-			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
-		}
-		return out
-	}
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NetworkPolicyList{} }, nil)
 }

@@ -1,0 +1,40 @@
+// Package enqueue maps a watched object's event to the objects of another
+// kind that must be reconciled: the one shape most of ovnet's watches have.
+package enqueue
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Listed lists the objects of newList's kind — in the event object's
+// namespace, or in the whole cluster when it is cluster-scoped — and
+// enqueues those keep accepts (every one when keep is nil).
+func Listed(c client.Client, newList func() client.ObjectList, keep func(event, item client.Object) bool) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := newList()
+		var opts []client.ListOption
+		if o.GetNamespace() != "" {
+			opts = append(opts, client.InNamespace(o.GetNamespace()))
+		}
+		if err := c.List(ctx, list, opts...); err != nil {
+			return nil
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for _, it := range items {
+			item, ok := it.(client.Object)
+			if ok && (keep == nil || keep(o, item)) {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(item)})
+			}
+		}
+		return out
+	}
+}
