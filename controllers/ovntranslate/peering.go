@@ -109,7 +109,7 @@ func (r *NetworkReconciler) setPeeringStatus(ctx context.Context, nw *apinetv1al
 }
 
 // peeringNetworks maps a Network or NIC event to the Networks that peer
-// with the Network concerned (their rows route to its NICs, and their
+// with the Network concerned (an index lookup: NIC events are frequent) (their rows route to its NICs, and their
 // peering state depends on it listing them back).
 func peeringNetworks(c client.Client) func(ctx context.Context, o client.Object) []reconcile.Request {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -127,15 +127,13 @@ func peeringNetworks(c client.Client) func(ctx context.Context, o client.Object)
 		if id == "" {
 			return nil
 		}
-		var all apinetv1alpha1.NetworkList
-		if err := c.List(ctx, &all); err != nil {
+		var peering apinetv1alpha1.NetworkList
+		if err := c.List(ctx, &peering, client.MatchingFields{indexPeeredID: id}); err != nil {
 			return nil
 		}
-		var out []reconcile.Request
-		for i := range all.Items {
-			if slices.ContainsFunc(all.Items[i].Spec.Peerings, func(p apinetv1alpha1.NetworkPeering) bool { return p.ID == id }) {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&all.Items[i])})
-			}
+		out := make([]reconcile.Request, len(peering.Items))
+		for i := range peering.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&peering.Items[i])}
 		}
 		return out
 	}

@@ -36,6 +36,8 @@ const (
 	fieldOwner   = client.FieldOwner("ovnet-controller")
 	indexNetwork = "spec.networkRef.name"
 	indexNode    = "spec.nodeRef.name"
+	// indexPeeredID: Networks by the IDs their spec.peerings list.
+	indexPeeredID = "spec.peerings.id"
 )
 
 // Options configure the translation.
@@ -65,6 +67,15 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexNode, func(o client.Object) []string {
 		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NodeRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.Network{}, indexPeeredID, func(o client.Object) []string {
+		var ids []string
+		for _, p := range o.(*apinetv1alpha1.Network).Spec.Peerings {
+			ids = append(ids, p.ID)
+		}
+		return ids
 	}); err != nil {
 		return err
 	}

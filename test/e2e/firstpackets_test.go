@@ -159,16 +159,21 @@ func (e *env) countRows(cond string) int {
 }
 
 // capture starts tcpdump on dev in netns and returns a function that stops
-// it and returns what it printed.
+// it and returns what it printed. Immediate mode: a packet is printed when
+// it arrives, not when the capture buffer's timeout expires (a stop right
+// after the traffic would otherwise lose it).
 func capture(t *testing.T, netns, dev, filter string) func() string {
 	t.Helper()
 	var out syncBuffer
-	cmd := exec.Command("ip", append([]string{"netns", "exec", netns, "tcpdump", "-n", "-l", "-i", dev}, strings.Fields(filter)...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", netns, "tcpdump", "--immediate-mode", "-n", "-l", "-i", dev}, strings.Fields(filter)...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// tcpdump says when it listens; packets before that are not seen.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "listening on") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	stopped := false
 	stop := func() string {
 		if !stopped {
