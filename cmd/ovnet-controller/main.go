@@ -14,6 +14,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -44,6 +45,10 @@ type flags struct {
 	leaderElect        bool
 	metricsAddr        string
 	probeAddr          string
+	pprofAddr          string
+	kubeQPS            float64
+	kubeBurst          int
+	concurrency        int
 	nb                 string
 	nbKey, nbCert      string
 	nbCA               string
@@ -60,6 +65,10 @@ func main() {
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "run only while holding the leader lease (for several replicas)")
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	flag.Float64Var(&f.kubeQPS, "kube-api-qps", 200, "requests per second to the Kubernetes API (client-side limit; the API server's priority and fairness still applies)")
+	flag.IntVar(&f.kubeBurst, "kube-api-burst", 400, "requests above --kube-api-qps allowed in a burst")
+	flag.IntVar(&f.concurrency, "concurrent-reconciles", 8, "objects of one kind reconciled at once (the load balancer scheduler always works one at a time)")
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (profiling); empty: off")
 	flag.StringVar(&f.nb, "ovn-nb", "", "OVN northbound endpoints, comma-separated (tcp:IP:PORT, ssl:IP:PORT, unix:PATH); empty: no OVN translation")
 	flag.StringVar(&f.nbKey, "ovn-nb-private-key", "", "client key (PEM) for ssl: endpoints")
 	flag.StringVar(&f.nbCert, "ovn-nb-certificate", "", "client certificate (PEM) for ssl: endpoints")
@@ -91,15 +100,26 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	// controller-runtime's default of 20 per second makes a cold start of
+	// thousands of NICs wait on the client, not on the API server.
+	cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme.New(),
 		// managedFields are never read; not caching them halves the
 		// memory and the deep copies of large lists.
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
-		LeaderElection:         f.leaderElect,
-		LeaderElectionID:       "ovnet-controller.apinet.ironcore.dev",
+		PprofBindAddress:       f.pprofAddr,
+		// Reconciles mostly wait on the API server and OVSDB: several at
+		// once keep a cold start of thousands of objects from queueing.
+		Controller:       config.Controller{MaxConcurrentReconciles: f.concurrency},
+		LeaderElection:   f.leaderElect,
+		LeaderElectionID: "ovnet-controller.apinet.ironcore.dev",
 	})
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // ipRequest is one public IP a claimer asks for.
@@ -154,7 +155,7 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, nil // the IP claim GC releases a deleted claimer's IPs
 	}
 	var claimed apinetv1alpha1.IPList
-	if err := r.List(ctx, &claimed, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexClaimUID: string(obj.GetUID())}); err != nil {
+	if err := r.List(ctx, &claimed, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.ClaimUID: string(obj.GetUID())}); err != nil {
 		return ctrl.Result{}, err
 	}
 	specBefore := obj.DeepCopyObject().(client.Object)

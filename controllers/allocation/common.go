@@ -17,7 +17,6 @@ import (
 // Field indexes the allocation controllers register.
 const (
 	indexIPAddress     = "spec.ip"
-	indexClaimUID      = "spec.claimRef.uid"
 	indexRequestedIP   = "ovnet.requestedIPs"
 	actionAllocate     = "Allocate"
 	actionClaim        = "Claim"

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // IPReconciler gives every IP an address: the given one if it is in a
@@ -163,7 +164,7 @@ func createIPLock(ctx context.Context, c client.Client, pool *IPPool, addr netip
 // cache): the cache may still hold a lock the server already released.
 func TakeAddress(ctx context.Context, c client.Client, live client.Reader, pool *IPPool, family apinetv1alpha1.IPFamily, claim apinetv1alpha1.ClaimRef) (addr netip.Addr, ok bool, err error) {
 	var locks apinetv1alpha1.IPAddressList
-	if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(claim.UID)}); err != nil {
+	if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(claim.UID)}); err != nil {
 		return netip.Addr{}, false, err
 	}
 	for _, l := range locks.Items {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // NetworkReconciler gives every Network a VNI (spec.id): the given one if it
@@ -97,7 +98,7 @@ func (r *NetworkReconciler) allocate(ctx context.Context, nw *apinetv1alpha1.Net
 		return id, "", "", nil
 	}
 	var locks apinetv1alpha1.NetworkIDList
-	if err := r.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(nw.UID)}); err != nil {
+	if err := r.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(nw.UID)}); err != nil {
 		return -1, "", "", err
 	}
 	for _, l := range locks.Items {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // Options configure the allocation controllers.
@@ -39,20 +40,15 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}); err != nil {
 		return fmt.Errorf("index IPs by address: %w", err)
 	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, indexClaimUID, func(o client.Object) []string {
-		if ref := o.(*apinetv1alpha1.IP).Spec.ClaimRef; ref != nil && ref.UID != "" {
-			return []string{string(ref.UID)}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("index IPs by claimer: %w", err)
+	if err := index.Register(ctx, idx); err != nil {
+		return err
 	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.IPAddress{}, indexClaimUID, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IPAddress{}, index.ClaimUID, func(o client.Object) []string {
 		return []string{string(o.(*apinetv1alpha1.IPAddress).Spec.ClaimRef.UID)}
 	}); err != nil {
 		return fmt.Errorf("index IPAddresses by claimer: %w", err)
 	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkID{}, indexClaimUID, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkID{}, index.ClaimUID, func(o client.Object) []string {
 		return []string{string(o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef.UID)}
 	}); err != nil {
 		return fmt.Errorf("index NetworkIDs by claimer: %w", err)
@@ -245,7 +241,7 @@ func locksOfIP(c client.Client) handler.MapFunc {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: apinetv1alpha1.IPAddressName(a)}})
 		}
 		var locks apinetv1alpha1.IPAddressList
-		if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(o.GetUID())}); err == nil {
+		if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err == nil {
 			for i := range locks.Items {
 				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
 			}
@@ -258,7 +254,7 @@ func locksOfIP(c client.Client) handler.MapFunc {
 func locksClaimedBy(c client.Client) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		var locks apinetv1alpha1.IPAddressList
-		if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(o.GetUID())}); err != nil {
+		if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err != nil {
 			return nil
 		}
 		out := make([]reconcile.Request, len(locks.Items))
@@ -277,7 +273,7 @@ func locksOfNetwork(c client.Client) handler.MapFunc {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: id}})
 		}
 		var locks apinetv1alpha1.NetworkIDList
-		if err := c.List(ctx, &locks, client.MatchingFields{indexClaimUID: string(o.GetUID())}); err == nil {
+		if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err == nil {
 			for i := range locks.Items {
 				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
 			}
@@ -311,7 +307,7 @@ func (r *ClaimReconciler) claimersOfIP(ctx context.Context, o client.Object) []r
 func ipsClaimedBy(c client.Client) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		var ips apinetv1alpha1.IPList
-		if err := c.List(ctx, &ips, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexClaimUID: string(o.GetUID())}); err != nil {
+		if err := c.List(ctx, &ips, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err != nil {
 			return nil
 		}
 		out := make([]reconcile.Request, len(ips.Items))

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // LabelLoadBalancer is added to a LoadBalancer's DaemonSet selector and
@@ -162,7 +163,7 @@ func RoutingFor(lb *apinetv1alpha1.LoadBalancer, nics []apinetv1alpha1.NetworkIn
 
 func (r *LoadBalancerReconciler) applyRouting(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
 	var nics apinetv1alpha1.NetworkInterfaceList
-	if err := r.List(ctx, &nics, client.InNamespace(lb.Namespace)); err != nil {
+	if err := r.List(ctx, &nics, client.InNamespace(lb.Namespace), client.MatchingFields{index.Network: lb.Spec.NetworkRef.Name}); err != nil {
 		return err
 	}
 	routing := &apinetv1alpha1.LoadBalancerRouting{ObjectMeta: metav1.ObjectMeta{Namespace: lb.Namespace, Name: lb.Name}}

@@ -1,6 +1,8 @@
 package loadbalancer
 
 import (
+	"context"
+
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,10 +15,14 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // Setup registers the LoadBalancer, DaemonSet and scheduler controllers.
 func Setup(mgr manager.Manager) error {
+	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	c := mgr.GetClient()
 	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer").
 		For(&apinetv1alpha1.LoadBalancer{}).
@@ -65,7 +71,10 @@ func unboundInstances(c client.Client) handler.MapFunc {
 // selectingLoadBalancers maps a NIC to the LoadBalancers of its namespace
 // that have a target selector.
 func selectingLoadBalancers(c client.Client) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, func(_, lb client.Object) bool {
-		return lb.(*apinetv1alpha1.LoadBalancer).Spec.TargetSelector != nil
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, func(nic, o client.Object) bool {
+		// Matched by network, not by selector: a NIC whose labels stop
+		// matching must still wake the LB that routed to it.
+		lb := o.(*apinetv1alpha1.LoadBalancer)
+		return lb.Spec.TargetSelector != nil && lb.Spec.NetworkRef.Name == nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name
 	})
 }

@@ -34,6 +34,7 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 var (
@@ -126,7 +127,7 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 		return ctrl.Result{}, err
 	}
 	var nics apinetv1alpha1.NetworkInterfaceList
-	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace)); err != nil {
+	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace), client.MatchingFields{index.Network: gw.Spec.NetworkRef.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
 	held, err := r.heldIPs(ctx, gw)
@@ -178,14 +179,12 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 // another claimer) is never used for NAT.
 func (r *NATGatewayReconciler) heldIPs(ctx context.Context, gw *apinetv1alpha1.NATGateway) ([]netip.Addr, error) {
 	var ips apinetv1alpha1.IPList
-	if err := r.List(ctx, &ips, client.InNamespace(gw.Namespace)); err != nil {
+	if err := r.List(ctx, &ips, client.InNamespace(gw.Namespace), client.MatchingFields{index.ClaimUID: string(gw.UID)}); err != nil {
 		return nil, err
 	}
 	claimed := map[apinetv1alpha1.IPAddr]bool{}
 	for _, ip := range ips.Items {
-		if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == gw.UID {
-			claimed[ip.Spec.IP] = true
-		}
+		claimed[ip.Spec.IP] = true
 	}
 	var out []netip.Addr
 	for _, e := range gw.Spec.IPs {
@@ -326,18 +325,37 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 }
 
 // SetupNATGateway registers the controller: a gateway is reconciled when it
-// changes, when its table changes, and when a NIC of its namespace changes.
+// changes, when its table changes, when an IP it names or holds changes,
+// and when a NIC of its network changes.
 func SetupNATGateway(mgr manager.Manager) error {
+	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).Named("natgateway").
 		For(&apinetv1alpha1.NATGateway{}).
 		Owns(&apinetv1alpha1.NATTable{}).
 		// An IP claimed or released by the gateway changes its NAT IPs.
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNamespace(c))).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfNIC))).
 		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
-func gatewaysOfNamespace(c client.Client) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, nil)
+func gateways(c client.Client, keep func(event, gw client.Object) bool) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, keep)
+}
+
+// gatewayOfIP: the gateway holds the IP, or names its address (a release
+// clears the claim, so the address is what still links them).
+func gatewayOfIP(event, item client.Object) bool {
+	ip, gw := event.(*apinetv1alpha1.IP), item.(*apinetv1alpha1.NATGateway)
+	if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == gw.UID {
+		return true
+	}
+	return ip.Spec.IP != "" && slices.ContainsFunc(gw.Spec.IPs, func(e apinetv1alpha1.NATGatewayIP) bool { return e.IP == ip.Spec.IP })
+}
+
+// gatewayOfNIC: only gateways of the NIC's network NAT it.
+func gatewayOfNIC(event, item client.Object) bool {
+	return event.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name == item.(*apinetv1alpha1.NATGateway).Spec.NetworkRef.Name
 }

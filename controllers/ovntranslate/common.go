@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,9 +28,16 @@ const retryAfter = 5 * time.Second
 // the resourceVersion: a merge patch replaces the whole conditions list, and
 // the node agent writes conditions of the same object.
 func patchCondition(ctx context.Context, c client.Client, rec recorder.EventRecorder, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
-	before := obj.DeepCopyObject().(client.Object)
+	return patchStatus(ctx, c, rec, obj.DeepCopyObject().(client.Object), obj, conds, status, reason, msg)
+}
+
+// patchStatus is patchCondition carrying, in the same request, the status
+// changes the caller made to obj since the copy before: one write per
+// reconcile instead of two.
+func patchStatus(ctx context.Context, c client.Client, rec recorder.EventRecorder, before, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
 	old := apinetv1alpha1.ConditionCopy(*conds, apinetv1alpha1.ConditionReady)
-	if !meta.SetStatusCondition(conds, metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration()}) {
+	if !meta.SetStatusCondition(conds, metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration()}) &&
+		equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}
 	if status == metav1.ConditionFalse && old.Reason != reason && reason != "Pending" {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -82,13 +83,11 @@ func (r *LoadBalancerReconciler) vips(ctx context.Context, lb *apinetv1alpha1.Lo
 	held := map[apinetv1alpha1.IPAddr]bool{}
 	if lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic {
 		var ips apinetv1alpha1.IPList
-		if err := r.List(ctx, &ips, client.InNamespace(lb.Namespace)); err != nil {
+		if err := r.List(ctx, &ips, client.InNamespace(lb.Namespace), client.MatchingFields{index.ClaimUID: string(lb.UID)}); err != nil {
 			return nil, err
 		}
 		for _, ip := range ips.Items {
-			if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == lb.UID {
-				held[ip.Spec.IP] = true
-			}
+			held[ip.Spec.IP] = true
 		}
 	}
 	var out []netip.Addr

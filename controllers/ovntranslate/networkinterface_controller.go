@@ -3,7 +3,6 @@ package ovntranslate
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,14 +71,9 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !slices.Equal(nic.Status.PublicIPs, built.PublicIPs) || !slices.Equal(nic.Status.Prefixes, built.Prefixes) || !slices.Equal(nic.Status.NATIPs, natIPs) {
-		patch := client.MergeFrom(nic.DeepCopy())
-		nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, natIPs
-		if err := r.Status().Patch(ctx, nic, patch, fieldOwner); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionTrue, "RowsWritten", "port "+rows.PortName(nic)+" written")
+	before := nic.DeepCopy()
+	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, natIPs
+	return ctrl.Result{}, patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionTrue, "RowsWritten", "port "+rows.PortName(nic)+" written")
 }
 
 func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
@@ -74,7 +75,7 @@ func (r *NetworkReconciler) peers(ctx context.Context, nw *apinetv1alpha1.Networ
 // nicPrefixes are the IPv4 addresses (/32) and prefixes of a Network's NICs.
 func (r *NetworkReconciler) nicPrefixes(ctx context.Context, nw *apinetv1alpha1.Network) ([]netip.Prefix, error) {
 	var nics apinetv1alpha1.NetworkInterfaceList
-	if err := r.List(ctx, &nics, client.InNamespace(nw.Namespace), client.MatchingFields{indexNetwork: nw.Name}); err != nil {
+	if err := r.List(ctx, &nics, client.InNamespace(nw.Namespace), client.MatchingFields{index.Network: nw.Name}); err != nil {
 		return nil, err
 	}
 	var out []netip.Prefix

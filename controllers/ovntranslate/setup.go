@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -22,6 +23,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -33,9 +35,8 @@ const (
 	// AnnotationTransitIP on a Network shows the address of its gateway port.
 	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
 
-	fieldOwner   = client.FieldOwner("ovnet-controller")
-	indexNetwork = "spec.networkRef.name"
-	indexNode    = "spec.nodeRef.name"
+	fieldOwner = client.FieldOwner("ovnet-controller")
+	indexNode  = "spec.nodeRef.name"
 	// indexPeeredID: Networks by the IDs their spec.peerings list.
 	indexPeeredID = "spec.peerings.id"
 )
@@ -60,9 +61,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexNetwork, func(o client.Object) []string {
-		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name}
-	}); err != nil {
+	if err := index.Register(ctx, idx); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexNode, func(o client.Object) []string {
@@ -106,11 +105,11 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
 		// The routing of the same name holds the backends.
 		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNamespace(c))).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfNetwork))).
 		// A backend's state takes it in or out of rotation; an IP claimed
 		// by a Public LB becomes a VIP.
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNamespace(c))).
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNamespace(c))).
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfNIC))).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfIP))).
 		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
 		return err
 	}
@@ -122,7 +121,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNetwork, func(o client.Object) string { return o.GetName() }))).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, index.Network, func(o client.Object) string { return o.GetName() }))).
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
 		// status.natIPs follows the NAT tables.
 		Watches(&apinetv1alpha1.NATTable{}, natTableChanges()).
@@ -213,8 +212,28 @@ func natTableChanges() handler.TypedEventHandler[client.Object, reconcile.Reques
 	}
 }
 
-func loadBalancersOfNamespace(c client.Client) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, nil)
+func loadBalancers(c client.Client, keep func(event, lb client.Object) bool) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, keep)
+}
+
+func loadBalancerOfNetwork(event, lb client.Object) bool {
+	return lb.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name == event.GetName()
+}
+
+// loadBalancerOfNIC: only a NIC of the LB's network can be its backend
+// (a Network never changes under a NIC).
+func loadBalancerOfNIC(event, lb client.Object) bool {
+	return lb.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name == event.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name
+}
+
+// loadBalancerOfIP: the LB holds the IP or names its address (a release
+// clears the claim; the address still links them).
+func loadBalancerOfIP(event, item client.Object) bool {
+	ip, lb := event.(*apinetv1alpha1.IP), item.(*apinetv1alpha1.LoadBalancer)
+	if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == lb.UID {
+		return true
+	}
+	return ip.Spec.IP != "" && slices.ContainsFunc(lb.Spec.IPs, func(e apinetv1alpha1.PublicIPRequest) bool { return e.IP == ip.Spec.IP })
 }
 
 func networkOfInstance(_ context.Context, o client.Object) []reconcile.Request {

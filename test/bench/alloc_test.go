@@ -65,3 +65,21 @@ func TestNICBenchSmoke(t *testing.T) {
 }
 
 func init() { ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel))) }
+
+// TestColdBenchSmoke runs the cold-convergence entry at -scale 1k: every
+// expected row and Ready condition must arrive, the restarted controller
+// must write nothing, and the floor must hold the same rows. It prints the
+// figures and asserts no timing.
+func TestColdBenchSmoke(t *testing.T) {
+	res, err := benchCold(context.Background(), scales["1k"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + res.markdown())
+	if res.restartTxns != 0 || res.restartRowChanges != 0 {
+		t.Errorf("restarted controller: %v transactions, %d row changes; want none", res.restartTxns, res.restartRowChanges)
+	}
+	if res.rows < scales["1k"].NICs || res.peakRSS <= 0 || res.cpuSeconds <= 0 {
+		t.Errorf("implausible figures: %d rows, peak RSS %d, CPU %.1f s", res.rows, res.peakRSS, res.cpuSeconds)
+	}
+}

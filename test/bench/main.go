@@ -1,6 +1,10 @@
 // Command bench measures ovnet against real components and prints figures
 // (make bench). Entries:
 //
+//	cold:  P1 cold convergence of a population (-scale) created while no
+//	       controller runs, against the floor of the same rows written in
+//	       bulk; P2 a restart with nothing changed; P5 the controller
+//	       process's peak RSS and CPU seconds.
 //	alloc: public IPs allocated per second end to end (IP created → spec.ip
 //	       set) at 10%, 50% and 95% fill of a pool, and the candidates
 //	       tried per allocated IP, on a real kube-apiserver.
@@ -36,11 +40,28 @@ func main() {
 	natChurn := flag.Int("nat-churn", 100, "NICs added and removed in the NAT churn")
 	nicBase := flag.Int("nic-base", 2000, "NICs that exist before the NIC latency samples and the restart")
 	nicSamples := flag.Int("nic-samples", 200, "NICs created one at a time for the latency percentiles")
-	entries := flag.String("run", "alloc,nat,nic", "entries to run, comma-separated")
+	scale := flag.String("scale", "1k", "population of the cold entry and default size of the others: 1k (minutes) or 10k (by hand, longer)")
+	entries := flag.String("run", "cold,alloc,nat,nic", "entries to run, comma-separated")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process (controllers included) to this file")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
+	flag.BoolVar(&showProgress, "progress", false, "print the cold entry's NB rows every two seconds while it converges")
+	flag.StringVar(&controllerPprof, "controller-pprof", "", "the cold entry's controller process serves /debug/pprof on this address")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
 	flag.Parse()
+	sc, ok := scales[*scale]
+	if !ok {
+		fail(fmt.Errorf("-scale %q: want 1k or 10k", *scale))
+	}
+	// The other entries follow the scale unless set; one NAT gateway's
+	// table holds about 7,000 NICs, so the NAT churn stops at 5,000.
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["nic-base"] {
+		*nicBase = sc.NICs
+	}
+	if !set["nat-nics"] {
+		*natNICs = min(sc.NICs, 5000)
+	}
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	prefix, err := netip.ParsePrefix(*pool)
 	if err != nil {
@@ -65,6 +86,14 @@ func main() {
 		run[strings.TrimSpace(e)] = true
 	}
 	var table string
+	if run["cold"] {
+		res, err := benchCold(ctx, sc)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Print(res.markdown())
+		table += res.markdown() + "\n"
+	}
 	if run["alloc"] {
 		res, err := benchAlloc(ctx, prefix, []float64{0.10, 0.50, 0.95}, *perStep)
 		if err != nil {

@@ -46,7 +46,8 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		// Tests start several managers in one process.
-		Controller: config.Controller{SkipNameValidation: &skip}})
+		// As the binary's default --concurrent-reconciles.
+		Controller: config.Controller{SkipNameValidation: &skip, MaxConcurrentReconciles: 8}})
 	if err != nil {
 		cancel()
 		nb.Close()

@@ -1,0 +1,50 @@
+// Package index registers the cache field indexes that controllers of
+// several packages list by, so that a reconcile reads only the objects it
+// needs instead of copying a whole namespace.
+package index
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+const (
+	// ClaimUID indexes IPs (and, registered by the allocation controllers,
+	// IPAddresses and NetworkIDs) by the UID of their claimer.
+	ClaimUID = "spec.claimRef.uid"
+	// Network indexes NetworkInterfaces by the name of their Network.
+	Network = "spec.networkRef.name"
+)
+
+// registered remembers the indexers (one per manager) that have the
+// indexes already: an informer refuses a second indexer of the same name.
+var registered sync.Map
+
+// Register adds the shared indexes to idx once; later calls for the same
+// indexer do nothing, so every package's Setup may call it.
+func Register(ctx context.Context, idx client.FieldIndexer) error {
+	if _, done := registered.LoadOrStore(idx, true); done {
+		return nil
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, ClaimUID, func(o client.Object) []string {
+		if ref := o.(*apinetv1alpha1.IP).Spec.ClaimRef; ref != nil && ref.UID != "" {
+			return []string{string(ref.UID)}
+		}
+		return nil
+	}); err != nil {
+		registered.Delete(idx)
+		return fmt.Errorf("index IPs by claimer: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, Network, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name}
+	}); err != nil {
+		registered.Delete(idx)
+		return fmt.Errorf("index NetworkInterfaces by network: %w", err)
+	}
+	return nil
+}
