@@ -167,17 +167,17 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	defer ctl.stop()
 	t0 := time.Now()
 	lastReport := t0
-	if err := waitFor(func() bool {
+	if err := waitLong(200*time.Millisecond, func() (bool, error) {
 		if showProgress && time.Since(lastReport) > 2*time.Second {
 			lastReport = time.Now()
 			fmt.Fprintf(os.Stderr, "%5.1fs %s\n", time.Since(t0).Seconds(), rowSummary(watch))
 		}
-		return expectedRows(watch, sc, res)
+		return expectedRows(watch, sc, res), nil
 	}); err != nil {
 		return res, fmt.Errorf("NB rows not complete (%s): %w", rowSummary(watch), err)
 	}
 	res.rowsDone = time.Since(t0)
-	if err := waitLong(func() (bool, error) { return allReady(ctx, env.Client) }); err != nil {
+	if err := waitLong(2*time.Second, func() (bool, error) { return allReady(ctx, env.Client) }); err != nil {
 		return res, fmt.Errorf("not everything Ready: %w", err)
 	}
 	res.readyDone = time.Since(t0)
@@ -430,9 +430,9 @@ func allReady(ctx context.Context, c client.Client) (bool, error) {
 	return true, nil
 }
 
-// waitLong polls cond every two seconds (it lists thousands of objects)
-// for up to half an hour.
-func waitLong(cond func() (bool, error)) error {
+// waitLong polls cond every interval for up to half an hour (a cold start
+// at 10k takes minutes).
+func waitLong(interval time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(30 * time.Minute)
 	for time.Now().Before(deadline) {
 		ok, err := cond()
@@ -442,7 +442,7 @@ func waitLong(cond func() (bool, error)) error {
 		if ok {
 			return nil
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(interval)
 	}
 	return fmt.Errorf("timed out")
 }
