@@ -7,7 +7,7 @@ export GOFLAGS ?= -mod=mod
 KUBEBUILDER_ASSETS ?= $(CURDIR)/bin/k8s
 export KUBEBUILDER_ASSETS
 
-.PHONY: all build generate verify-generate deps envtest-bin ovn-deps test bench run stop fmt vet clean
+.PHONY: all build generate verify-generate deps envtest-bin ovn-deps test bench kind-e2e run stop fmt vet clean
 
 all: build
 
@@ -21,10 +21,11 @@ generate:
 	go generate ./ovn/...
 	go tool controller-gen rbac:roleName=ovnet-controller paths=./controllers/... output:rbac:artifacts:config=manifests/rbac/controller
 	go tool controller-gen rbac:roleName=ovnet-agent paths=./nodeagent/... output:rbac:artifacts:config=manifests/rbac/agent
+	go run ./hack/apiref manifests/crd > docs/api-reference.md
 
 ## verify-generate: fails when generated code is stale.
 verify-generate: generate
-	@git diff --exit-code -- apis manifests/crd manifests/rbac ovn/nbdb ovn/vswitchd || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- apis manifests/crd manifests/rbac ovn/nbdb ovn/vswitchd docs/api-reference.md || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 envtest-bin:
 	hack/build-envtest.sh
@@ -46,9 +47,16 @@ test: deps
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
 
-## bench: benchmarks that print figures and write docs/benchmarks.md.
+## bench: benchmarks that print figures and write docs/benchmarks.md;
+## SCALE=1k is minutes, SCALE=10k (issue 11's population) is by hand.
+SCALE ?= 10k
 bench: deps
-	go run ./test/bench -out docs/benchmarks.md
+	go run ./test/bench -scale $(SCALE) -out docs/benchmarks.md
+
+## kind-e2e: a kind cluster with OVN and ovnet, and the portable e2e tests
+## against it (needs docker and kind; not available on our CI machines).
+kind-e2e:
+	test/kind/run.sh
 
 ## run: a local stack (API server with the CRDs, OVN central) until Ctrl-C.
 run: deps build

@@ -36,6 +36,10 @@ const usage = `usage:
                                         put a VM (network namespace) behind a NetworkInterface
   ovnet-dev vm detach [--run-dir DIR] NAMESPACE/NIC
                                         remove it
+  ovnet-dev exec [--run-dir DIR] NODE|external -- COMMAND...
+                                        run a command in a chassis's (or the external
+                                        host's) network namespace, as docker exec does
+                                        on a kind node (the e2e suite's -node-exec)
 `
 
 func main() {
@@ -73,6 +77,16 @@ func main() {
 			os.Exit(2)
 		}
 		err = vm(abs, cmd == "vm attach", fs.Arg(0))
+	case "exec":
+		if fs.NArg() < 2 {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		command := fs.Args()[1:]
+		if command[0] == "--" {
+			command = command[1:]
+		}
+		err = execIn(abs, fs.Arg(0), command)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -80,6 +94,29 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+}
+
+// execIn replaces this process with command in the network namespace of
+// a chassis or the external host. nsenter enters the network namespace
+// only (ip netns exec would also unshare the mounts, and a namespace
+// added by the command, ip netns add, would not be seen outside it).
+func execIn(runDir, where string, command []string) error {
+	layout, err := stack.ReadLayout(runDir)
+	if err != nil {
+		return err
+	}
+	netns := layout.Chassis[where]
+	if where == "external" {
+		netns = layout.External
+	}
+	if netns == "" {
+		return fmt.Errorf("%q is neither a node of the stack nor external", where)
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(nsenter, append([]string{"nsenter", "--net=/run/netns/" + netns, "--"}, command...), os.Environ())
 }
 
 func fail(err error) {

@@ -201,9 +201,14 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		}
 	}
 
-	// P2: restart with nothing changed.
+	// P2: restart with nothing changed, once northd too has stopped
+	// writing (it fills in columns of its own, such as a port's up).
 	var changes atomic.Int64
 	watch.Cache().AddEventHandler(rowChanges(&changes))
+	if err := stable(changes.Load); err != nil {
+		return res, err
+	}
+	changes.Store(0)
 	ctl.stop()
 	t1 := time.Now()
 	if ctl, err = startControllerProcess(filepath.Join(bin, "ovnet-controller"), env.Kubeconfig, central.NBEndpoint(), filepath.Join(dir, "controller-2.log")); err != nil {

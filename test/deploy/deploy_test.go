@@ -7,6 +7,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -151,4 +152,46 @@ func TestAgentOwnNode(t *testing.T) {
 	if err := unbound.Create(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-3"}}); err == nil || !strings.Contains(err.Error(), "not bound to a node") {
 		t.Errorf("unbound token: %v", err)
 	}
+}
+
+// TestKindOverlay renders test/kind/overlay the way test/kind/run.sh does
+// (which needs docker and kind, not here): this cluster's NB endpoint and
+// prefix in the controller's ConfigMap, the locally loaded image never
+// pulled, one controller replica, every node offering gateways, and it
+// applies to a real API server.
+func TestKindOverlay(t *testing.T) {
+	env := testenv.Start(t)
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "overlay")
+	if out, err := exec.Command("cp", "-r", filepath.Join(testenv.RepoRoot(), "test", "kind", "overlay"), overlay).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	kust := filepath.Join(overlay, "kustomization.yaml")
+	b, err := os.ReadFile(kust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kustomize takes bases by relative path only.
+	base, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "manifests", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.ReplaceAll(string(b), "../../../manifests/default", base))
+	if err := os.WriteFile(kust, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(overlay, "controller-config.env"), []byte("OVN_NB=ssl:172.18.0.2:6641\nPUBLIC_PREFIXES=203.0.113.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rendered := kubectl(t, env, "", "kustomize", overlay)
+	for _, want := range []string{"OVN_NB: ssl:172.18.0.2:6641", "PUBLIC_PREFIXES: 203.0.113.0/24", "image: ovnet:kind",
+		"imagePullPolicy: Never", "replicas: 1", "- --gateway", "- --transit-prefix=100.64.0.0/17"} {
+		if !strings.Contains(rendered, want) {
+			t.Errorf("rendered kind overlay lacks %q", want)
+		}
+	}
+	if strings.Contains(rendered, "ovnkube-db-0") {
+		t.Error("the kind overlay still carries the default NB endpoints")
+	}
+	kubectl(t, env, rendered, "apply", "--server-side", "-f", "-")
 }

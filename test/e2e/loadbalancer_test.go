@@ -3,7 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +24,7 @@ func ask(vm *stack.VM, proto, ip, port string) string {
 	if proto == "udp" {
 		args = append(args, "-u")
 	}
-	cmd := exec.Command("ip", append(append([]string{"netns", "exec", vm.NetNS}, args...), ip, port)...)
+	cmd := vm.Command(slices.Concat(args, []string{ip, port})...)
 	cmd.Stdin = strings.NewReader("hi\n")
 	out, _ := cmd.Output()
 	return strings.TrimSpace(string(out))

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +78,7 @@ func TestNATGateway(t *testing.T) {
 			args = append(args, "-u")
 		}
 		for range 5 {
-			cmd := exec.Command("ip", append(append([]string{"netns", "exec", vm.NetNS}, args...), upstream, "9001")...)
+			cmd := vm.Command(slices.Concat(args, []string{upstream, "9001"})...)
 			cmd.Stdin = strings.NewReader("hello\n")
 			_ = cmd.Run()
 			if got := peers.since(n); len(got) > 0 {
@@ -114,7 +114,7 @@ func TestNATGateway(t *testing.T) {
 	peers = listenIn(t, e.s.Layout.External, "9003")
 	held := peers.count()
 	for range 2 {
-		cmd := exec.Command("ip", "netns", "exec", vm1.NetNS, "sh", "-c", "sleep 30 | nc "+upstream+" 9003")
+		cmd := vm1.Command("sh", "-c", "sleep 30 | nc "+upstream+" 9003")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

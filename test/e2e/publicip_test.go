@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -142,7 +141,7 @@ func (e *env) chassis(name string) *stack.Chassis {
 func peerSeenBy(t *testing.T, server, client *stack.VM, ip string) string {
 	t.Helper()
 	var log syncBuffer
-	srv := exec.Command("ip", "netns", "exec", server.NetNS, "nc", "-n", "-v", "-l", "9000")
+	srv := server.Command("timeout", "30", "nc", "-n", "-v", "-l", "9000")
 	srv.Stdout, srv.Stderr = &log, &log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -150,7 +149,7 @@ func peerSeenBy(t *testing.T, server, client *stack.VM, ip string) string {
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 	for range 10 {
-		cmd := exec.Command("ip", "netns", "exec", client.NetNS, "nc", "-w", "2", ip, "9000")
+		cmd := client.Command("nc", "-w", "2", ip, "9000")
 		cmd.Stdin = strings.NewReader("hello\n")
 		_ = cmd.Run()
 		time.Sleep(300 * time.Millisecond)

@@ -3,32 +3,62 @@ package stack
 import (
 	"fmt"
 	"os/exec"
+	"slices"
 )
 
 // VM is a network namespace standing in for a guest behind a NIC, or for
 // the external host on the provider network.
 type VM struct {
+	// NetNS is the VM's network namespace; empty: Host itself is the VM.
 	NetNS string
+	// Host is the command prefix that enters the machine the namespace
+	// lives on (for a kind node: docker exec <node>); empty for this one.
+	Host []string
+}
+
+// Command builds a command that runs inside the VM.
+func (vm *VM) Command(args ...string) *exec.Cmd {
+	full := slices.Clone(vm.Host)
+	if vm.NetNS != "" {
+		full = append(full, "ip", "netns", "exec", vm.NetNS)
+	}
+	full = append(full, args...)
+	return exec.Command(full[0], full[1:]...)
 }
 
 // Exec runs a command inside the VM and returns its output.
 func (vm *VM) Exec(args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", vm.NetNS}, args...)...).CombinedOutput()
+	out, err := vm.Command(args...).CombinedOutput()
 	return string(out), err
 }
 
 // Remove deletes the VM's namespace (and with it its veth pair).
-func (vm *VM) Remove() { _ = run("ip", "netns", "del", vm.NetNS) }
+func (vm *VM) Remove() {
+	if vm.NetNS != "" {
+		_ = run(append(slices.Clone(vm.Host), "ip", "netns", "del", vm.NetNS)...)
+	}
+}
 
 // AttachVM creates namespace vmNS and moves the tap device tap (the guest
 // end of a NIC's veth pair, in namespace chassisNS where the agent created
-// it) into it as eth0, with each of ips as a /32 and the routes through
-// the Network's link-local gateway 169.254.0.1, as a VM's DHCP or
-// cloud-init would configure it.
+// it) into it; see AttachVMOn.
 func AttachVM(chassisNS, tap, vmNS string, ips []string) (*VM, error) {
+	return AttachVMOn(nil, chassisNS, tap, vmNS, ips)
+}
+
+// AttachVMOn creates namespace vmNS on the machine host enters (nil: this
+// one; for a kind node: docker exec <node>), moves tap there from
+// namespace tapNS of that machine (empty: its own) as eth0, with each of
+// ips as a /32 and the routes through the Network's link-local gateway
+// 169.254.0.1, as a VM's DHCP or cloud-init would configure it.
+func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, error) {
+	move := []string{"ip", "link", "set", tap, "netns", vmNS}
+	if tapNS != "" {
+		move = []string{"ip", "-n", tapNS, "link", "set", tap, "netns", vmNS}
+	}
 	steps := [][]string{
 		{"ip", "netns", "add", vmNS},
-		{"ip", "-n", chassisNS, "link", "set", tap, "netns", vmNS},
+		move,
 		{"ip", "-n", vmNS, "link", "set", "lo", "up"},
 		{"ip", "-n", vmNS, "link", "set", tap, "name", "eth0"},
 		{"ip", "-n", vmNS, "link", "set", "eth0", "up"},
@@ -42,11 +72,14 @@ func AttachVM(chassisNS, tap, vmNS string, ips []string) (*VM, error) {
 		// The userspace datapath does not fill in the checksums a veth offloads.
 		[]string{"ip", "netns", "exec", vmNS, "ethtool", "-K", "eth0", "tx", "off"},
 	)
+	for i := range steps {
+		steps[i] = append(slices.Clone(host), steps[i]...)
+	}
 	if err := runAll(steps); err != nil {
-		_ = run("ip", "netns", "del", vmNS)
+		_ = run(append(slices.Clone(host), "ip", "netns", "del", vmNS)...)
 		return nil, fmt.Errorf("attach VM %s to %s: %w", vmNS, tap, err)
 	}
-	return &VM{NetNS: vmNS}, nil
+	return &VM{NetNS: vmNS, Host: host}, nil
 }
 
 // StartExternalHost creates the external host: namespace netns on the
