@@ -119,58 +119,14 @@ func (e *env) restartAgent(node string) *stack.Agent {
 
 func (e *env) network(name string) *apinetv1alpha1.Network {
 	e.t.Helper()
-	nw := &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name}}
-	if err := e.c.Create(context.Background(), nw); err != nil {
-		e.t.Fatal(err)
-	}
-	testenv.Eventually(e.t, 30*time.Second, name+" written to OVN", func() error {
-		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(nw), nw); err != nil {
-			return err
-		}
-		return conditionTrue(nw.Status.Conditions, apinetv1alpha1.ConditionReady)
-	})
-	return nw
+	return e.site().network(name)
 }
 
 // nic creates a NetworkInterface on node, waits until its agent reports it
 // Ready, and puts a VM behind its tap device.
 func (e *env) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1.NetworkInterface)) (*apinetv1alpha1.NetworkInterface, *stack.VM) {
 	e.t.Helper()
-	n := &apinetv1alpha1.NetworkInterface{
-		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name},
-		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node},
-			NetworkRef: corev1.LocalObjectReference{Name: network}, IPs: []apinetv1alpha1.IPAddr{apinetv1alpha1.IPAddr(ip)}},
-	}
-	for _, m := range mutate {
-		m(n)
-	}
-	if err := e.c.Create(context.Background(), n); err != nil {
-		e.t.Fatal(err)
-	}
-	e.waitAttached(n)
-	vm, err := e.s.Layout.AttachVM(n)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(vm.Remove)
-	return n, vm
-}
-
-// waitAttached waits for the controller's rows and the agent's Ready state.
-func (e *env) waitAttached(n *apinetv1alpha1.NetworkInterface) {
-	e.t.Helper()
-	testenv.Eventually(e.t, 30*time.Second, n.Name+" attached", func() error {
-		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(n), n); err != nil {
-			return err
-		}
-		if err := conditionTrue(n.Status.Conditions, apinetv1alpha1.ConditionReady); err != nil {
-			return err
-		}
-		if n.Status.State != apinetv1alpha1.NetworkInterfaceStateReady || n.Status.TapDevice == nil {
-			return fmt.Errorf("state %q, conditions %+v", n.Status.State, n.Status.Conditions)
-		}
-		return nil
-	})
+	return e.site().nic(name, network, node, ip, mutate...)
 }
 
 func conditionTrue(conds []metav1.Condition, typ string) error {

@@ -50,13 +50,7 @@ type site struct {
 func newSite(t *testing.T) *site {
 	t.Helper()
 	if *target == "local" {
-		e := setup(t)
-		return &site{t: t, c: e.c, ns: e.ns, nodes: nodes, external: e.s.External, extIP: stack.TestProvider().NextHop.String(),
-			attach: e.s.Layout.AttachVM,
-			nbctl: func(args ...string) (string, error) {
-				out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + e.s.Central.NBEndpoint()}, args...)...).CombinedOutput()
-				return string(out), err
-			}}
+		return setup(t).site()
 	}
 	if *target != "cluster" {
 		t.Fatalf("-target=%q: want local or cluster", *target)
@@ -109,6 +103,16 @@ func newSite(t *testing.T) *site {
 		t.Fatal("-node-exec with ip netns needs root")
 	}
 	return s
+}
+
+// site is the local stack seen as a portable test's site.
+func (e *env) site() *site {
+	return &site{t: e.t, c: e.c, ns: e.ns, nodes: nodes, external: e.s.External, extIP: stack.TestProvider().NextHop.String(),
+		attach: e.s.Layout.AttachVM,
+		nbctl: func(args ...string) (string, error) {
+			out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + e.s.Central.NBEndpoint()}, args...)...).CombinedOutput()
+			return string(out), err
+		}}
 }
 
 func (s *site) network(name string) *apinetv1alpha1.Network {
