@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -67,7 +68,8 @@ type coldResult struct {
 	restartTxns            float64
 	restartRowChanges      int64
 	restartSettled         time.Duration
-	peakRSS                int64 // bytes
+	peakRSS                int64   // bytes
+	heapInUse              float64 // bytes, once converged
 	cpuSeconds, cpuRestart float64
 	controllerTransactions float64
 	// apiWrites are the API server's write requests from the controller's
@@ -103,6 +105,7 @@ func (r coldResult) markdown() string {
 	fmt.Fprintf(&b, "| P2: NB rows changed after the restart | %d |\n", r.restartRowChanges)
 	fmt.Fprintf(&b, "| P2: restart until settled (no reconcile for 2 s) | %.1f s |\n", r.restartSettled.Seconds())
 	fmt.Fprintf(&b, "| P5: controller peak RSS (VmHWM) | %.0f MiB |\n", float64(r.peakRSS)/(1<<20))
+	fmt.Fprintf(&b, "| P5: controller Go heap in use once converged | %.0f MiB |\n", r.heapInUse/(1<<20))
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, cold start until Ready | %.1f s |\n", r.cpuSeconds)
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, restart until settled | %.1f s |\n", r.cpuRestart)
 	if len(r.apiWrites) > 0 {
@@ -206,6 +209,15 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	}
 	res.cpuSeconds = ctl.cpuSeconds()
 	res.peakRSS = ctl.peakRSS()
+	if res.heapInUse, err = ctl.sum("go_memstats_heap_inuse_bytes"); err != nil {
+		return res, err
+	}
+	if controllerPprof != "" {
+		// The converged controller's heap, for go tool pprof.
+		if err := saveURL("http://"+controllerPprof+"/debug/pprof/heap", filepath.Join(os.TempDir(), "ovnet-controller-heap.pprof")); err != nil {
+			return res, err
+		}
+	}
 	writesAfter, err := apiWrites(ctx, env.Config)
 	if err != nil {
 		return res, err
@@ -671,4 +683,21 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]float64, error
 		out[key] += v
 	}
 	return out, nil
+}
+
+func saveURL(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
