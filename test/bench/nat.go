@@ -138,7 +138,7 @@ func benchNAT(ctx context.Context, base, churn int) (natResult, error) {
 		})
 	}
 	waitRows := func(n int) error {
-		return waitFor(func() bool { return snatRows() == n })
+		return waitLong(200*time.Millisecond, func() (bool, error) { return snatRows() == n, nil })
 	}
 	start := time.Now()
 	if err := create(0, base); err != nil {

@@ -81,7 +81,7 @@ func benchNIC(ctx context.Context, base, samples int) (nicResult, error) {
 	if err := parallel(8, base, func(i int) error { return c.Create(ctx, newNIC(i)) }); err != nil {
 		return res, err
 	}
-	if err := waitFor(func() bool { return ports() == base }); err != nil {
+	if err := waitLong(200*time.Millisecond, func() (bool, error) { return ports() == base, nil }); err != nil {
 		return res, fmt.Errorf("%d ports for %d NICs: %w", ports(), base, err)
 	}
 	res.fill = time.Since(start)
