@@ -110,8 +110,9 @@ func (r *NetworkReconciler) setPeeringStatus(ctx context.Context, nw *apinetv1al
 }
 
 // peeringNetworks maps a Network or NIC event to the Networks that peer
-// with the Network concerned (an index lookup: NIC events are frequent) (their rows route to its NICs, and their
-// peering state depends on it listing them back).
+// with the Network concerned: their rows route to its NICs, and their
+// peering state depends on it listing them back. It is an index lookup,
+// because NIC events are frequent.
 func peeringNetworks(c client.Client) func(ctx context.Context, o client.Object) []reconcile.Request {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		var id string
