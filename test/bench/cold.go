@@ -229,8 +229,11 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		}
 	}
 
-	// P2: restart with nothing changed, once northd too has stopped
-	// writing (it fills in columns of its own, such as a port's up).
+	// P2: restart with nothing changed, once northd has caught up: it
+	// fills in NB columns of its own (a port's up), at 10k for minutes.
+	if out, err := exec.Command("ovn-nbctl", "--db="+central.NBEndpoint(), "--wait=sb", "--timeout=900", "sync").CombinedOutput(); err != nil {
+		return res, fmt.Errorf("ovn-nbctl --wait=sb sync: %v %s", err, out)
+	}
 	var changes atomic.Int64
 	watch.Cache().AddEventHandler(rowChanges(&changes))
 	if err := stable(changes.Load); err != nil {
