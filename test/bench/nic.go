@@ -126,18 +126,20 @@ func benchNIC(ctx context.Context, base, samples int) (nicResult, error) {
 
 	// P2: restart with nothing changed.
 	res.portsAtRestart = ports()
+	before := stack.Reconciles()
 	t0 := time.Now()
 	if err := bs.startControllers(); err != nil {
 		return res, err
 	}
-	// Settled: caches synced and no reconcile for two seconds (the time
-	// reported is until the last one).
-	last, lastChange := stack.Reconciles(), time.Now()
+	// Settled: the restarted controllers have reconciled (they start only
+	// once their caches synced) and then not for two seconds; the time
+	// reported is until the last reconcile.
+	last, lastChange := before, time.Now()
 	if err := waitFor(func() bool {
 		if n := stack.Reconciles(); n != last {
 			last, lastChange = n, time.Now()
 		}
-		return bs.ctrls.Synced() && time.Since(lastChange) > 2*time.Second
+		return bs.ctrls.Synced() && last > before && time.Since(lastChange) > 2*time.Second
 	}); err != nil {
 		return res, fmt.Errorf("controllers did not settle: %w", err)
 	}
