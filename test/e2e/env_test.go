@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,7 +173,7 @@ func transfer(t *testing.T, server, client *stack.VM, ip, proto string) string {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	defer stopCmd(srv)
 	time.Sleep(300 * time.Millisecond)
 	for range 3 {
 		cmd := client.Command(append(append([]string{"nc", "-w", "1"}, udp...), ip, "8000")...)
@@ -234,3 +235,17 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// stopCmd ends a command started inside a VM with SIGTERM, which timeout
+// (the commands' wrapper) passes on to its child: killing timeout would
+// orphan the child, and Wait would hang on the output pipe it still holds.
+func stopCmd(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+	}
+}

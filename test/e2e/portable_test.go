@@ -122,5 +122,5 @@ func serveNameCmd(t *testing.T, vm *stack.VM, port, name string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { stopCmd(cmd) })
 }

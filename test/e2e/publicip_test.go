@@ -146,7 +146,7 @@ func peerSeenBy(t *testing.T, server, client *stack.VM, ip string) string {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	defer stopCmd(srv)
 	time.Sleep(300 * time.Millisecond)
 	for range 10 {
 		cmd := client.Command("nc", "-w", "2", ip, "9000")
