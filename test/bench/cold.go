@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -22,6 +22,9 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	pmodel "github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -559,51 +562,41 @@ func (p *controllerProcess) stop() {
 	}
 }
 
-// scrape reads the process's Prometheus metrics as name{labels} → value.
-func (p *controllerProcess) scrape() (map[string]float64, error) {
+// scrape reads the process's Prometheus metrics.
+func (p *controllerProcess) scrape() (map[string]*dto.MetricFamily, error) {
 	resp, err := http.Get("http://" + p.metrics + "/metrics")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, sc.Err()
+	return parseMetrics(resp.Body)
 }
 
-// sum adds the samples of a metric (every label set).
+// sum adds the samples of a metric family (every label set): counters,
+// gauges, and a histogram's count.
 func (p *controllerProcess) sum(name string) (float64, error) {
-	m, err := p.scrape()
+	families, err := p.scrape()
 	if err != nil {
 		return 0, err
 	}
 	total := 0.0
-	for k, v := range m {
-		if k == name || strings.HasPrefix(k, name+"{") {
-			total += v
+	if f := families[name]; f != nil {
+		for _, m := range f.GetMetric() {
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	return total, nil
 }
 
+func parseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(pmodel.UTF8Validation)
+	return parser.TextToMetricFamilies(r)
+}
+
 // transactions is the NB transactions the process committed (the count
 // of its transaction-latency histogram).
 func (p *controllerProcess) transactions() (float64, error) {
-	return p.sum("ovnet_ovsdb_transaction_duration_seconds_count")
+	return p.sum("ovnet_ovsdb_transaction_duration_seconds")
 }
 
 func (p *controllerProcess) reconciles() (float64, error) {
@@ -659,31 +652,26 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]float64, error
 	if err != nil {
 		return nil, err
 	}
+	families, err := parseMetrics(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
-			continue
-		}
+	for _, m := range families["apiserver_request_total"].GetMetric() {
 		labels := map[string]string{}
-		for _, kv := range strings.Split(line[strings.IndexByte(line, '{')+1:strings.LastIndexByte(line, '}')], ",") {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				labels[k] = strings.Trim(v, `"`)
-			}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
 		}
 		switch labels["verb"] {
 		case "POST", "PUT", "PATCH", "DELETE":
 		default:
 			continue
 		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			continue
-		}
 		key := labels["verb"] + " " + labels["resource"]
 		if labels["subresource"] != "" {
 			key += "/" + labels["subresource"]
 		}
-		out[key] += v
+		out[key] += m.GetCounter().GetValue()
 	}
 	return out, nil
 }

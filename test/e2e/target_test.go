@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -84,23 +83,13 @@ func newSite(t *testing.T) *site {
 	t.Cleanup(func() { _ = c.Delete(context.Background(), ns) })
 	s.ns = ns.Name
 	s.attach = func(nic *apinetv1alpha1.NetworkInterface) (*stack.VM, error) {
-		if nic.Status.TapDevice == nil {
-			return nil, fmt.Errorf("%s has no tap device", nic.Name)
-		}
 		host := strings.Fields(strings.ReplaceAll(*nodeExec, "{node}", nic.Spec.NodeRef.Name))
-		ips := make([]string, len(nic.Spec.IPs))
-		for i, ip := range nic.Spec.IPs {
-			ips[i] = string(ip)
-		}
-		return stack.AttachVMOn(host, "", nic.Status.TapDevice.Name, "vm-"+nic.Namespace+"-"+nic.Name, ips)
+		return stack.AttachNICOn(host, "", "vm-"+nic.Namespace+"-"+nic.Name, nic)
 	}
 	s.nbctl = func(args ...string) (string, error) {
 		cmd := append(strings.Fields(*nbctl), args...)
 		out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
 		return string(out), err
-	}
-	if os.Geteuid() != 0 && strings.HasPrefix(*nodeExec, "ip ") {
-		t.Fatal("-node-exec with ip netns needs root")
 	}
 	return s
 }

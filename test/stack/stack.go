@@ -148,6 +148,12 @@ func (l Layout) AttachVM(nic *apinetv1alpha1.NetworkInterface) (*VM, error) {
 	if !ok {
 		return nil, fmt.Errorf("node %q is not a chassis of this stack", nic.Spec.NodeRef.Name)
 	}
+	return AttachNICOn(nil, chassisNS, l.VMNamespace(nic.Namespace, nic.Name), nic)
+}
+
+// AttachNICOn puts VM namespace vmNS behind nic's tap device (AttachVMOn
+// with the NIC's tap device and IPs).
+func AttachNICOn(host []string, tapNS, vmNS string, nic *apinetv1alpha1.NetworkInterface) (*VM, error) {
 	if nic.Status.TapDevice == nil || nic.Status.TapDevice.Name == "" {
 		return nil, fmt.Errorf("%s/%s has no tap device yet (state %q): is its node's agent running?", nic.Namespace, nic.Name, nic.Status.State)
 	}
@@ -155,7 +161,7 @@ func (l Layout) AttachVM(nic *apinetv1alpha1.NetworkInterface) (*VM, error) {
 	for i, ip := range nic.Spec.IPs {
 		ips[i] = string(ip)
 	}
-	return AttachVM(chassisNS, nic.Status.TapDevice.Name, l.VMNamespace(nic.Namespace, nic.Name), ips)
+	return AttachVMOn(host, tapNS, nic.Status.TapDevice.Name, vmNS, ips)
 }
 
 // VMNamespace is the network namespace of the VM behind a NIC.

@@ -39,13 +39,6 @@ func (vm *VM) Remove() {
 	}
 }
 
-// AttachVM creates namespace vmNS and moves the tap device tap (the guest
-// end of a NIC's veth pair, in namespace chassisNS where the agent created
-// it) into it; see AttachVMOn.
-func AttachVM(chassisNS, tap, vmNS string, ips []string) (*VM, error) {
-	return AttachVMOn(nil, chassisNS, tap, vmNS, ips)
-}
-
 // AttachVMOn creates namespace vmNS on the machine host enters (nil: this
 // one; for a kind node: docker exec <node>), moves tap there from
 // namespace tapNS of that machine (empty: its own) as eth0, with each of
