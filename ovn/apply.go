@@ -205,7 +205,7 @@ func (p *plan) upsert(table string, r *Row) error {
 	keepDaemonExternalIDs(table, r.Model, cur)
 	update := ovsdb.Row{}
 	for _, col := range fieldsOf(r.Model).columns {
-		if !p.ownsColumn(table, ts, col) {
+		if !ownsColumn(table, ts, col) {
 			continue
 		}
 		want := field(r.Model, col)
@@ -237,7 +237,7 @@ func keepDaemonExternalIDs(table string, want, cur model.Model) {
 }
 
 // ownsColumn: everything but _uuid, reference columns and daemon-written columns.
-func (p *plan) ownsColumn(table string, ts *ovsdb.TableSchema, col string) bool {
+func ownsColumn(table string, ts *ovsdb.TableSchema, col string) bool {
 	if col == "_uuid" || slices.Contains(readOnlyColumns[table], col) {
 		return false
 	}
@@ -269,7 +269,7 @@ func (p *plan) insert(table string, r *Row) error {
 	row := ovsdb.Row{}
 	ts := p.schema(table)
 	for _, col := range fieldsOf(r.Model).columns {
-		if !p.ownsColumn(table, ts, col) {
+		if !ownsColumn(table, ts, col) {
 			continue
 		}
 		v := field(r.Model, col)

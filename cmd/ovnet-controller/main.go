@@ -26,6 +26,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/controllers/policy"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -131,7 +132,9 @@ func run(ctx context.Context, f flags) error {
 	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: pool, IDPool: idPool}); err != nil {
 		return fmt.Errorf("allocation controllers: %w", err)
 	}
-	if err := nat.Setup(mgr); err != nil {
+	// The transit prefix is only known with OVN translation; the OVN
+	// translator checks NAT IPs against it again.
+	if err := nat.Setup(mgr, publicip.Scope{Public: prefixes}); err != nil {
 		return fmt.Errorf("NAT gateway controllers: %w", err)
 	}
 	if err := loadbalancer.Setup(mgr); err != nil {

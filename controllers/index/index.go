@@ -31,12 +31,7 @@ func Register(ctx context.Context, idx client.FieldIndexer) error {
 	if _, done := registered.LoadOrStore(idx, true); done {
 		return nil
 	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, ClaimUID, func(o client.Object) []string {
-		if ref := o.(*apinetv1alpha1.IP).Spec.ClaimRef; ref != nil && ref.UID != "" {
-			return []string{string(ref.UID)}
-		}
-		return nil
-	}); err != nil {
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, ClaimUID, IPClaimer); err != nil {
 		registered.Delete(idx)
 		return fmt.Errorf("index IPs by claimer: %w", err)
 	}
@@ -45,6 +40,14 @@ func Register(ctx context.Context, idx client.FieldIndexer) error {
 	}); err != nil {
 		registered.Delete(idx)
 		return fmt.Errorf("index NetworkInterfaces by network: %w", err)
+	}
+	return nil
+}
+
+// IPClaimer is the ClaimUID index of an IP: its claimer's UID.
+func IPClaimer(o client.Object) []string {
+	if ref := o.(*apinetv1alpha1.IP).Spec.ClaimRef; ref != nil && ref.UID != "" {
+		return []string{string(ref.UID)}
 	}
 	return nil
 }

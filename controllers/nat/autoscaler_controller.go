@@ -14,6 +14,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/internal/names"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 )
 
 // DesiredIPs is how many NAT IPs a gateway needs for requested NICs with
@@ -88,9 +89,10 @@ func SetupAutoscaler(mgr manager.Manager) error {
 		Complete(conflict.Requeue(&AutoscalerReconciler{Client: c}))
 }
 
-// Setup registers the NAT gateway and autoscaler controllers.
-func Setup(mgr manager.Manager) error {
-	if err := SetupNATGateway(mgr); err != nil {
+// Setup registers the NAT gateway and autoscaler controllers; NAT IPs
+// are used only inside the public pools of scope.
+func Setup(mgr manager.Manager, scope publicip.Scope) error {
+	if err := SetupNATGateway(mgr, scope); err != nil {
 		return err
 	}
 	return SetupAutoscaler(mgr)

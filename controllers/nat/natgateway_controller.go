@@ -35,6 +35,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 )
 
 var (
@@ -61,7 +62,9 @@ type NATGatewayReconciler struct {
 	lastRound map[types.UID]time.Time
 	// APIReader reads a NIC live when a claim conflicts.
 	APIReader client.Reader
-	Recorder  recorder.EventRecorder
+	// Scope is where the gateway's NAT IPs may be (the public pools).
+	Scope    publicip.Scope
+	Recorder recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch
@@ -173,26 +176,17 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	return ctrl.Result{}, nil
 }
 
-// heldIPs are the gateway's IPs of its family that it holds — an IP object
-// of its namespace with that address claimed by the gateway — in spec
-// order. An address the gateway names but does not hold (no IP object, or
-// another claimer) is never used for NAT.
+// heldIPs are the gateway's IPs of its family that it holds
+// (controllers/publicip), in spec order. An address the gateway names but
+// does not hold (no IP object, another claimer, no lock) is never used for NAT.
 func (r *NATGatewayReconciler) heldIPs(ctx context.Context, gw *apinetv1alpha1.NATGateway) ([]netip.Addr, error) {
-	var ips apinetv1alpha1.IPList
-	if err := r.List(ctx, &ips, client.InNamespace(gw.Namespace), client.MatchingFields{index.ClaimUID: string(gw.UID)}); err != nil {
-		return nil, err
-	}
-	claimed := map[apinetv1alpha1.IPAddr]bool{}
-	for _, ip := range ips.Items {
-		claimed[ip.Spec.IP] = true
-	}
-	var out []netip.Addr
+	var named []apinetv1alpha1.IPAddr
 	for _, e := range gw.Spec.IPs {
-		if a, err := netip.ParseAddr(string(e.IP)); err == nil && claimed[e.IP] && apinetv1alpha1.FamilyOf(e.IP) == gw.Spec.IPFamily && !slices.Contains(out, a) {
-			out = append(out, a)
+		if apinetv1alpha1.FamilyOf(e.IP) == gw.Spec.IPFamily {
+			named = append(named, e.IP)
 		}
 	}
-	return out, nil
+	return publicip.Held(ctx, r.Client, gw, named, r.Scope)
 }
 
 // candidatesOf lists the NICs of the gateway's network, oldest first (so
@@ -327,7 +321,7 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 // SetupNATGateway registers the controller: a gateway is reconciled when it
 // changes, when its table changes, when an IP it names or holds changes,
 // and when a NIC of its network changes.
-func SetupNATGateway(mgr manager.Manager) error {
+func SetupNATGateway(mgr manager.Manager, scope publicip.Scope) error {
 	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -337,8 +331,9 @@ func SetupNATGateway(mgr manager.Manager) error {
 		Owns(&apinetv1alpha1.NATTable{}).
 		// An IP claimed or released by the gateway changes its NAT IPs.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfNIC))).
-		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("ovnet-controller")}))
+		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: scope, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
 func gateways(c client.Client, keep func(event, gw client.Object) bool) handler.MapFunc {

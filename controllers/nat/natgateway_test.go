@@ -20,6 +20,7 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -39,7 +40,7 @@ func start(t *testing.T) *fixture {
 		if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(pfx), IDPool: ids}); err != nil {
 			return err
 		}
-		return nat.Setup(mgr)
+		return nat.Setup(mgr, publicip.Scope{Public: pfx})
 	})
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "nat-"}}

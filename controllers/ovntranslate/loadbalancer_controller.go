@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -12,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -24,6 +25,7 @@ import (
 type LoadBalancerReconciler struct {
 	client.Client
 	NB       *ovn.Client
+	Scope    publicip.Scope
 	Recorder recorder.EventRecorder
 }
 
@@ -50,6 +52,18 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	if nw == nil {
 		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", missing)
 	}
+	if vips := internalVIPs(lb); len(vips) > 0 {
+		conflict, err := conflictOf(ctx, r.Client, userOf("LoadBalancer", lb, vips), lb.Namespace, nw.Name)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if conflict != "" {
+			if _, err := r.NB.Delete(ctx, ownerOf(lb, "LoadBalancer")); err != nil {
+				return ctrl.Result{}, err
+			}
+			return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, ReasonIPConflict, conflict)
+		}
+	}
 	vips, err := r.vips(ctx, lb)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -70,32 +84,38 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
 			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
-	if len(vips) == 0 {
+	var v4, v6 []string
+	for _, v := range vips {
+		if v.Is4() {
+			v4 = append(v4, v.String())
+		} else {
+			v6 = append(v6, v.String())
+		}
+	}
+	switch {
+	case len(v6) > 0:
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, ReasonUnsupported,
+			fmt.Sprintf("not realized: IPv6 VIPs %s (IPv6 is not implemented yet); %d IPv4 VIPs with %d backends in rotation", strings.Join(v6, ", "), len(v4), len(backends)))
+	case len(v4) == 0:
 		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", "no IP of the load balancer is held yet")
+	case len(v4) < len(lb.Spec.IPs):
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
+			fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %d VIPs with %d backends in rotation", len(v4), len(lb.Spec.IPs), len(v4), len(backends)))
 	}
 	return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionTrue, "RowsWritten",
-		fmt.Sprintf("%d VIPs with %d backends in rotation", len(vips), len(backends)))
+		fmt.Sprintf("%d VIPs with %d backends in rotation", len(v4), len(backends)))
 }
 
-// vips: an Internal LB's addresses as given; a Public LB's addresses it
-// holds (an IP object of its namespace claimed by it).
+// vips: an Internal LB's addresses as given (checked against the other
+// users of its Network's addresses before); a Public LB's addresses it
+// holds (controllers/publicip).
 func (r *LoadBalancerReconciler) vips(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) ([]netip.Addr, error) {
-	held := map[apinetv1alpha1.IPAddr]bool{}
 	if lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic {
-		var ips apinetv1alpha1.IPList
-		if err := r.List(ctx, &ips, client.InNamespace(lb.Namespace), client.MatchingFields{index.ClaimUID: string(lb.UID)}); err != nil {
-			return nil, err
-		}
-		for _, ip := range ips.Items {
-			held[ip.Spec.IP] = true
-		}
+		return publicip.Held(ctx, r.Client, lb, publicip.Addresses(lb.Spec.IPs), r.Scope)
 	}
 	var out []netip.Addr
-	for _, e := range lb.Spec.IPs {
-		a, err := netip.ParseAddr(string(e.IP))
-		if err == nil && (lb.Spec.Type == apinetv1alpha1.LoadBalancerTypeInternal || held[e.IP]) {
-			out = append(out, a)
-		}
+	for _, v := range internalVIPs(lb) {
+		out = append(out, v.Addr())
 	}
 	return out, nil
 }

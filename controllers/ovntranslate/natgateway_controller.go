@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -20,6 +21,7 @@ import (
 type NATGatewayReconciler struct {
 	client.Client
 	NB       *ovn.Client
+	Scope    publicip.Scope
 	Recorder recorder.EventRecorder
 }
 
@@ -52,7 +54,11 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
-	want, err := rows.NATGatewayRows(rows.NATGatewayInput{Gateway: gw, Network: nw, Table: table})
+	held, err := publicip.Held(ctx, r.Client, gw, natIPsOf(gw), r.Scope)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	want, err := rows.NATGatewayRows(rows.NATGatewayInput{Gateway: gw, Network: nw, Table: table, Held: held})
 	if err != nil {
 		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Unsupported", err.Error())
 	}
@@ -65,6 +71,15 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
 	return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
+}
+
+// natIPsOf are the addresses a NAT gateway names.
+func natIPsOf(gw *apinetv1alpha1.NATGateway) []apinetv1alpha1.IPAddr {
+	out := make([]apinetv1alpha1.IPAddr, 0, len(gw.Spec.IPs))
+	for _, e := range gw.Spec.IPs {
+		out = append(out, e.IP)
+	}
+	return out
 }
 
 func (r *NATGatewayReconciler) reconcileDelete(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {

@@ -3,6 +3,8 @@ package ovntranslate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,21 +14,44 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
+)
+
+const (
+	kindNetworkInterface = "NetworkInterface"
+	// conditionPublicIPsClaimed is written by the claim controllers
+	// (controllers/allocation).
+	conditionPublicIPsClaimed = "PublicIPsClaimed"
+)
+
+// Reasons of a NIC's Ready condition besides RowsWritten and Pending.
+const (
+	// ReasonUnsupported: parts of the object (IPv6) have no rows yet.
+	ReasonUnsupported = "Unsupported"
+	// ReasonPublicIPNotHeld: spec.publicIPs names an address the NIC does
+	// not hold (its PublicIPsClaimed condition says why).
+	ReasonPublicIPNotHeld = "PublicIPNotHeld"
 )
 
 // NetworkInterfaceReconciler writes a NIC's port, routes and public-IP NAT
 // rows (ovn/rows/networkinterface.go) into its Network's switch and router,
-// and reports what was realized in status.publicIPs and status.prefixes.
+// and reports what was realized in status.publicIPs, status.prefixes and
+// status.natIPs: only public IPs the NIC holds (controllers/publicip) become
+// rows, and a NIC whose internal address an earlier object of its Network
+// uses gets none (conflicts.go).
 type NetworkInterfaceReconciler struct {
 	client.Client
 	NB       *ovn.Client
+	Scope    publicip.Scope
 	Recorder recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips;ipaddresses,verbs=get;list;watch
 
 func (r *NetworkInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	nic := &apinetv1alpha1.NetworkInterface{}
@@ -55,11 +80,22 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		}
 		return ctrl.Result{}, err
 	}
-	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node)})
+	conflict, err := conflictOf(ctx, r.Client, userOf(kindNetworkInterface, nic, nicAddresses(nic)), nic.Namespace, nw.Name)
 	if err != nil {
-		return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Unsupported", err.Error())
+		return ctrl.Result{}, err
 	}
-	if written, err := writeRows(ctx, r.Client, r.NB, nic, "NetworkInterface", built.Rows); err != nil || !written {
+	if conflict != "" {
+		return ctrl.Result{}, r.unrealize(ctx, nic, ReasonIPConflict, conflict)
+	}
+	held, err := publicip.Held(ctx, r.Client, nic, publicip.Addresses(nic.Spec.PublicIPs), r.Scope)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held})
+	if err != nil {
+		return ctrl.Result{}, r.unrealize(ctx, nic, ReasonUnsupported, err.Error())
+	}
+	if written, err := writeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface, built.Rows); err != nil || !written {
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -67,42 +103,73 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
 			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
-	natIPs, err := r.natIPs(ctx, nic)
-	if err != nil {
-		return ctrl.Result{}, err
+	before := nic.DeepCopy()
+	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, r.natIPs(nic)
+	status, reason, msg := metav1.ConditionTrue, "RowsWritten", "port "+rows.PortName(nic)+" written"
+	unheld, unallocated := unheldPublicIPs(nic, built.PublicIPs)
+	switch {
+	case len(built.NotRealized) > 0:
+		status, reason = metav1.ConditionFalse, ReasonUnsupported
+		msg = "not realized: " + strings.Join(built.NotRealized, ", ") + " (IPv6 is not implemented yet); " + msg + " with the IPv4 parts"
+	case len(unheld) > 0 && claimFailed(nic.Status.Conditions):
+		status, reason = metav1.ConditionFalse, ReasonPublicIPNotHeld
+		msg = "public IPs " + strings.Join(unheld, ", ") + " are not held by this interface (see condition PublicIPsClaimed); " + msg + " without them"
+	case len(unheld)+len(unallocated) > 0:
+		// Allocated or claimed a moment ago: the claim's event wakes us.
+		status, reason = metav1.ConditionFalse, "Pending"
+		msg = "waiting for public IPs " + strings.Join(append(unallocated, unheld...), ", ") + " to be held; " + msg
+	}
+	return ctrl.Result{}, patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, status, reason, msg)
+}
+
+// unheldPublicIPs names the IPv4 entries of spec.publicIPs that have no
+// row: naming an address the NIC does not hold, or not allocated yet.
+func unheldPublicIPs(nic *apinetv1alpha1.NetworkInterface, realized []apinetv1alpha1.IPAddr) (unheld, unallocated []string) {
+	for _, e := range nic.Spec.PublicIPs {
+		switch {
+		case e.Family() != apinetv1alpha1.IPv4 || slices.Contains(realized, e.IP):
+		case e.IP == "":
+			unallocated = append(unallocated, e.Name)
+		default:
+			unheld = append(unheld, e.Name+" ("+string(e.IP)+")")
+		}
+	}
+	return unheld, unallocated
+}
+
+// claimFailed: the NIC's public-IP claims failed for a reason other than waiting.
+func claimFailed(conds []metav1.Condition) bool {
+	c := apinetv1alpha1.ConditionCopy(conds, conditionPublicIPsClaimed)
+	return c.Status == metav1.ConditionFalse && c.Reason != "Pending"
+}
+
+// unrealize removes the NIC's rows (it keeps its finalizer) and reports why.
+func (r *NetworkInterfaceReconciler) unrealize(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, reason, msg string) error {
+	if _, err := r.NB.Delete(ctx, ownerOf(nic, kindNetworkInterface)); err != nil {
+		return err
 	}
 	before := nic.DeepCopy()
-	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, natIPs
-	return ctrl.Result{}, patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionTrue, "RowsWritten", "port "+rows.PortName(nic)+" written")
+	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = nil, nil, nil
+	return patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionFalse, reason, msg)
 }
 
 func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {
-	return removeRows(ctx, r.Client, r.NB, nic, "NetworkInterface")
+	return removeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface)
 }
 
 func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {
 	return patchCondition(ctx, r.Client, r.Recorder, nic, &nic.Status.Conditions, status, reason, msg)
 }
 
-// natIPs are the NAT IPs the NIC's gateways' tables give it (its snat rows
-// are written by the gateway's translation from the same tables).
-func (r *NetworkInterfaceReconciler) natIPs(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) ([]apinetv1alpha1.IPAddr, error) {
+// natIPs are the NAT IPs of the snat rows that the NIC's gateways wrote for
+// it (read from the NB cache: what OVN has, not what the tables promise).
+func (r *NetworkInterfaceReconciler) natIPs(nic *apinetv1alpha1.NetworkInterface) []apinetv1alpha1.IPAddr {
 	var out []apinetv1alpha1.IPAddr
 	for _, n := range nic.Spec.NATGateways {
-		table := &apinetv1alpha1.NATTable{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: nic.Namespace, Name: n.ClaimRef.Name}, table); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return nil, err
-		}
-		for _, ip := range table.IPs {
-			for _, sec := range ip.Sections {
-				if sec.TargetRef != nil && sec.TargetRef.UID == nic.UID {
-					out = append(out, ip.IP)
-				}
-			}
+		if row, ok := r.NB.ByKey(nbdb.NATTable, rows.SNATKey(string(n.ClaimRef.UID), string(nic.UID))).(*nbdb.NAT); ok && row.Type == nbdb.NATTypeSNAT {
+			out = append(out, apinetv1alpha1.IPAddr(row.ExternalIP))
 		}
 	}
-	return out, nil
+	slices.Sort(out)
+	return out
 }

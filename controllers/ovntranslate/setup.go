@@ -1,7 +1,9 @@
-// Package ovntranslate turns Networks and NetworkInterfaces into OVN
-// northbound rows: for each object, the rows of ovn/rows are computed from
-// the API objects and written by ovn.Client.Apply in one transaction (none
-// when nothing changed). A finalizer removes an object's rows before it goes.
+// Package ovntranslate turns Networks, NetworkInterfaces, NATGateways,
+// LoadBalancers and NetworkPolicies into OVN northbound rows: for each
+// object, the rows of ovn/rows are computed from the API objects and written
+// by ovn.Client.Apply in one transaction (none when nothing changed). A
+// finalizer removes an object's rows before it goes; a change of its rows
+// by anyone else wakes it and puts them back (rowevents.go).
 package ovntranslate
 
 import (
@@ -24,6 +26,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -69,6 +72,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexAddress, addressKeys); err != nil {
+		return err
+	}
 	if err := idx.IndexField(ctx, &apinetv1alpha1.Network{}, indexPeeredID, func(o client.Object) []string {
 		var ids []string
 		for _, p := range o.(*apinetv1alpha1.Network).Spec.Peerings {
@@ -80,6 +86,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	c := mgr.GetClient()
 	rec := mgr.GetEventRecorder("ovnet-controller")
+	scope := publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefix}
+	drift := newRowEvents(opts.NB)
 	// At start, drop rows whose owner is gone.
 	if err := mgr.Add(&repair{reader: mgr.GetAPIReader(), nb: opts.NB, log: mgr.GetLogger().WithName("ovn-repair")}); err != nil {
 		return err
@@ -92,6 +100,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		// Peerings: a peer's listing and its NICs.
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
+		WatchesRawSource(drift.source("Network")).
 		Complete(conflict.Requeue(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
 		return err
 	}
@@ -99,7 +108,11 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		// The table of the same name holds the port blocks.
 		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(c))).
-		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
+		// What the gateway holds.
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("natgateways"))).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
+		WatchesRawSource(drift.source("NATGateway")).
+		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
@@ -110,13 +123,16 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		// by a Public LB becomes a VIP.
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfNIC))).
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfIP))).
-		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c, NB: opts.NB, Recorder: rec})); err != nil {
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "loadbalancers"))).
+		WatchesRawSource(drift.source("LoadBalancer")).
+		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("networkpolicy-ovn").For(&apinetv1alpha1.NetworkPolicy{}).
 		// The rule of the same name holds the resolved targets and peers.
 		Watches(&apinetv1alpha1.NetworkPolicyRule{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(policiesOfNamespace(c))).
+		WatchesRawSource(drift.source("NetworkPolicy")).
 		Complete(conflict.Requeue(&NetworkPolicyReconciler{Client: c, NB: opts.NB})); err != nil {
 		return err
 	}
@@ -125,7 +141,15 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
 		// status.natIPs follows the NAT tables.
 		Watches(&apinetv1alpha1.NATTable{}, natTableChanges()).
-		Complete(conflict.Requeue(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Recorder: rec}))
+		// What the NIC holds: its IPs' claims and their locks.
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("networkinterfaces"))).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "networkinterfaces"))).
+		// Internal address conflicts: the users of the same addresses.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
+		Watches(&apinetv1alpha1.LoadBalancer{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
+		// Its rows (and its snat rows) changed or deleted in OVN.
+		WatchesRawSource(drift.source(kindNetworkInterface)).
+		Complete(conflict.Requeue(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec}))
 }
 
 func allNetworks(c client.Client) handler.MapFunc {

@@ -3,6 +3,7 @@ package rows
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn"
@@ -16,13 +17,23 @@ type NATGatewayInput struct {
 	Network *apinetv1alpha1.Network
 	// Table is the gateway's NATTable: the port block of every NATed NIC.
 	Table *apinetv1alpha1.NATTable
+	// Held are the NAT IPs the gateway holds (controllers/publicip); a
+	// table entry of any other address gets no row.
+	Held []netip.Addr
 }
+
+// KeyNATNetworkInterface in a snat row's external_ids names the NIC it
+// NATs (the row's owner is the gateway).
+const KeyNATNetworkInterface = "apinet.ironcore.dev/nic"
+
+// SNATKey is the primary key of the snat row of gateway gwUID for the NIC nicUID.
+func SNATKey(gwUID, nicUID string) string { return gwUID + "/snat/" + nicUID }
 
 // NATGatewayRows: one snat row per NATed NIC on its Network's router —
 // external_ip = the NAT IP, logical_ip = the NIC's IP, external_port_range
 // = its block — keyed by gateway and NIC UID, so that a NIC's change
-// touches exactly its row (ovn-topology.md §2.5; SNAT is centralized on
-// the gateway chassis, where its conntrack lives). Only IPv4 for now.
+// touches exactly its row (docs/nat.md; SNAT is centralized on the gateway
+// chassis, where its conntrack lives). Only IPv4 for now.
 func NATGatewayRows(in NATGatewayInput) ([]ovn.Row, error) {
 	if in.Table == nil {
 		return nil, nil
@@ -34,7 +45,7 @@ func NATGatewayRows(in NATGatewayInput) ([]ovn.Row, error) {
 	var out []ovn.Row
 	for _, natIP := range in.Table.IPs {
 		external, err := netip.ParseAddr(string(natIP.IP))
-		if err != nil || !external.Is4() {
+		if err != nil || !external.Is4() || !slices.Contains(in.Held, external) {
 			continue
 		}
 		for _, sec := range natIP.Sections {
@@ -43,9 +54,9 @@ func NATGatewayRows(in NATGatewayInput) ([]ovn.Row, error) {
 				continue
 			}
 			out = append(out, ovn.Row{
-				Key:     string(in.Gateway.UID) + "/snat/" + string(sec.TargetRef.UID),
+				Key:     SNATKey(string(in.Gateway.UID), string(sec.TargetRef.UID)),
 				Parents: router,
-				Extra:   map[string]string{"apinet.ironcore.dev/nic": sec.TargetRef.Name},
+				Extra:   map[string]string{KeyNATNetworkInterface: sec.TargetRef.Name},
 				Model: &nbdb.NAT{Type: nbdb.NATTypeSNAT, ExternalIP: external.String(), LogicalIP: internal.String(),
 					ExternalPortRange: fmt.Sprintf("%d-%d", sec.Port, sec.EndPort)},
 			})

@@ -19,6 +19,9 @@ type NetworkInterfaceInput struct {
 	Network *apinetv1alpha1.Network
 	// Chassis is the OVN chassis of the NIC's Node.
 	Chassis string
+	// PublicIPs are the public addresses the NIC holds (controllers/publicip):
+	// never the spec's literals.
+	PublicIPs []netip.Addr
 }
 
 // NetworkInterfaceRows realizes what the NIC asks for: its IPs, prefixes and
@@ -27,6 +30,9 @@ type NetworkInterfaceRows struct {
 	Rows      []ovn.Row
 	Prefixes  []apinetv1alpha1.IPPrefix
 	PublicIPs []apinetv1alpha1.IPAddr
+	// NotRealized names the parts of the NIC that have no rows (IPv6 is not
+	// routed yet): the NIC must not report Ready while this is not empty.
+	NotRealized []string
 }
 
 // PortName is the NIC's logical switch port; the node agent sets it as the
@@ -45,15 +51,20 @@ func MAC(nic *apinetv1alpha1.NetworkInterface) string {
 // security that also admits its prefixes, bound to its node's chassis; per
 // IP a /32 route out of the internal router port (the guest answers ARP
 // from 169.254.0.1), per prefix a route via the NIC's IP of that family; per
-// public IP a centralized dnat_and_snat (ovn-topology.md §2.3, §2.4, §7).
-// Only IPv4 is routed for now; IPv6 entries are reported as not realized.
+// held public IP a centralized dnat_and_snat (docs/ovn-mapping.md).
+// Only IPv4 is routed for now; IPv6 parts are listed in NotRealized.
 func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
 	nic, nw := in.NIC, in.Network
 	var out NetworkInterfaceRows
 	var v4 netip.Addr
 	for _, ip := range nic.Spec.IPs {
-		if a, err := netip.ParseAddr(string(ip)); err == nil && a.Is4() {
+		a, err := netip.ParseAddr(string(ip))
+		switch {
+		case err != nil:
+		case a.Is4():
 			v4 = a
+		default:
+			out.NotRealized = append(out.NotRealized, "IPv6 address "+a.String())
 		}
 	}
 	if !v4.IsValid() {
@@ -72,10 +83,14 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 	})
 	for _, p := range nic.Spec.Prefixes {
 		pfx, err := netip.ParsePrefix(string(p))
-		if err != nil || !pfx.Addr().Is4() {
+		if err != nil {
 			continue
 		}
 		pfx = pfx.Masked()
+		if !pfx.Addr().Is4() {
+			out.NotRealized = append(out.NotRealized, "IPv6 prefix "+pfx.String())
+			continue
+		}
 		security = append(security, pfx.String())
 		out.Prefixes = append(out.Prefixes, apinetv1alpha1.IPPrefix(pfx.String()))
 		out.Rows = append(out.Rows, ovn.Row{
@@ -84,9 +99,13 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 		})
 	}
 	for _, pub := range nic.Spec.PublicIPs {
-		a, err := netip.ParseAddr(string(pub.IP))
-		if err != nil || !a.Is4() {
-			continue // not allocated yet, or IPv6
+		if pub.Family() == apinetv1alpha1.IPv6 {
+			out.NotRealized = append(out.NotRealized, "IPv6 public IP "+pub.Name)
+		}
+	}
+	for _, a := range in.PublicIPs {
+		if !a.Is4() {
+			continue // listed above from the spec
 		}
 		out.PublicIPs = append(out.PublicIPs, apinetv1alpha1.IPAddr(a.String()))
 		out.Rows = append(out.Rows, ovn.Row{

@@ -62,8 +62,10 @@ func TestNetworkRowsRefuseBadInput(t *testing.T) {
 }
 
 func TestNetworkInterfaceRows(t *testing.T) {
-	n := nic("a", "nic-uid", []string{"192.168.178.1", "fd00::1"}, []string{"10.50.0.7/24"}, "203.0.113.21")
-	got, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: n, Network: network("net", "net-uid"), Chassis: "node1"})
+	n := nic("a", "nic-uid", []string{"192.168.178.1", "fd00::1"}, []string{"10.50.0.7/24"}, "203.0.113.21", "203.0.113.99")
+	// The spec names two public IPs; the NIC holds one of them.
+	got, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: n, Network: network("net", "net-uid"), Chassis: "node1",
+		PublicIPs: []netip.Addr{netip.MustParseAddr("203.0.113.21")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +99,22 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	}
 	if len(got.PublicIPs) != 1 || len(got.Prefixes) != 1 || got.Prefixes[0] != "10.50.0.0/24" {
 		t.Errorf("realized = %v %v", got.PublicIPs, got.Prefixes)
+	}
+	if strings.Join(got.NotRealized, ";") != "IPv6 address fd00::1" {
+		t.Errorf("NotRealized = %v, want the IPv6 address", got.NotRealized)
+	}
+	// A public IP only named in the spec, held by nobody, gives no row.
+	unheld, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic("b", "u", []string{"192.168.178.2"}, nil, "203.0.113.21"), Network: network("net", "net-uid")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range unheld.Rows {
+		if _, ok := r.Model.(*nbdb.NAT); ok {
+			t.Errorf("NAT row for a public IP the NIC does not hold: %+v", r.Model)
+		}
+	}
+	if len(unheld.PublicIPs) != 0 {
+		t.Errorf("status.publicIPs would claim %v", unheld.PublicIPs)
 	}
 	if _, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic("v6", "u", []string{"fd00::2"}, nil), Network: network("net", "net-uid")}); err == nil {
 		t.Error("IPv6-only NIC accepted silently")

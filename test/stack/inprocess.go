@@ -19,6 +19,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/controllers/policy"
+	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -58,7 +59,7 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 		err = allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(provider.PublicPrefixes), IDPool: ids})
 	}
 	if err == nil {
-		err = nat.Setup(mgr)
+		err = nat.Setup(mgr, publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefix})
 	}
 	if err == nil {
 		err = loadbalancer.Setup(mgr)

@@ -29,7 +29,10 @@ var validationCases = []validationCase{
 	{name: "valid IP dynamic", obj: `{kind: IP, metadata: {name: v-ip-dyn}, spec: {type: Public, ipFamily: IPv4}}`},
 	{name: "valid IP explicit, family defaulted later", obj: `{kind: IP, metadata: {name: v-ip-exp}, spec: {type: Public, ip: 10.0.0.9}}`},
 	{name: "valid IPAddress", obj: `{kind: IPAddress, metadata: {name: 10.0.0.9}, spec: {ip: 10.0.0.9, claimRef: {resource: ips, name: x}}}`},
-	{name: "valid IPAddress v6", obj: `{kind: IPAddress, metadata: {name: "2001-db8--1"}, spec: {ip: "2001:db8::1", claimRef: {name: x}}}`},
+	{name: "valid IPAddress v6", obj: `{kind: IPAddress, metadata: {name: "2001-db8-0-0-0-0-0-1"}, spec: {ip: "2001:db8::1", claimRef: {name: x}}}`},
+	{name: "valid IPAddress v6 first of a pool", obj: `{kind: IPAddress, metadata: {name: "fd00-0-0-0-0-0-0-0"}, spec: {ip: "fd00::", claimRef: {name: x}}}`},
+	{name: "valid IPAddress v6 unspecified", obj: `{kind: IPAddress, metadata: {name: "0-0-0-0-0-0-0-0"}, spec: {ip: "::", claimRef: {name: x}}}`},
+	{name: "valid IPAddress v6 loopback", obj: `{kind: IPAddress, metadata: {name: "0-0-0-0-0-0-0-1"}, spec: {ip: "::1", claimRef: {name: x}}}`},
 	{name: "valid Network", obj: `{kind: Network, metadata: {name: v-net}, spec: {id: "301", peerings: [{name: p, id: "302", prefixes: [{name: a, prefix: 10.0.0.0/24}]}]}}`},
 	{name: "valid NetworkID", obj: `{kind: NetworkID, metadata: {name: "301"}, spec: {claimRef: {name: x}}}`},
 	{name: "valid NetworkInterface", obj: `{kind: NetworkInterface, metadata: {name: v-nic}, spec: {nodeRef: {name: n1}, networkRef: {name: v-net}, ips: [10.0.0.1, "fd00::1"], prefixes: [10.50.0.0/24], hostname: vm-1, publicIPs: [{name: a, ip: 10.0.0.2}], natGateways: [{ipFamily: IPv6, claimRef: {name: g, uid: u}}]}}`},
@@ -47,10 +50,13 @@ var validationCases = []validationCase{
 
 	// Names.
 	{name: "namespaced names are DNS labels", obj: `{kind: Network, metadata: {name: my.network}}`, want: "metadata.name must be a DNS-1123 label"},
-	{name: "IPAddress name must be an IP", obj: `{kind: IPAddress, metadata: {name: not-an-ip}, spec: {ip: 10.0.0.1, claimRef: {name: x}}}`, want: "metadata.name must be an IP address in canonical format"},
-	{name: "IPAddress name must be canonical v4", obj: `{kind: IPAddress, metadata: {name: 10.0.0.05}, spec: {ip: 10.0.0.5, claimRef: {name: x}}}`, want: "metadata.name must be an IP address in canonical format"},
-	{name: "IPAddress name must be canonical v6", obj: `{kind: IPAddress, metadata: {name: "2001-db8-0--1"}, spec: {ip: "2001:db8::1", claimRef: {name: x}}}`, want: "metadata.name must be an IP address in canonical format"},
-	{name: "IPAddress ip must match name", obj: `{kind: IPAddress, metadata: {name: 10.0.0.6}, spec: {ip: 10.0.0.7, claimRef: {name: x}}}`, want: "spec.ip must match metadata.name"},
+	{name: "IPAddress name must be an IP", obj: `{kind: IPAddress, metadata: {name: not-an-ip}, spec: {ip: 10.0.0.1, claimRef: {name: x}}}`, want: "metadata.name must be an IPv4 address in canonical form"},
+	{name: "IPAddress name must be canonical v4", obj: `{kind: IPAddress, metadata: {name: 10.0.0.05}, spec: {ip: 10.0.0.5, claimRef: {name: x}}}`, want: "metadata.name must be an IPv4 address in canonical form"},
+	{name: "IPAddress v6 name must not be shortened", obj: `{kind: IPAddress, metadata: {name: "2001-db8--1"}, spec: {ip: "2001:db8::1", claimRef: {name: x}}}`, want: "metadata.name must be an IPv4 address in canonical form"},
+	{name: "IPAddress v6 name without leading zeros", obj: `{kind: IPAddress, metadata: {name: "2001-0db8-0-0-0-0-0-1"}, spec: {ip: "2001:db8::1", claimRef: {name: x}}}`, want: "metadata.name must be an IPv4 address in canonical form"},
+	{name: "IPAddress v6 ip must match name", obj: `{kind: IPAddress, metadata: {name: "2001-db8-0-0-0-0-0-2"}, spec: {ip: "2001:db8::1", claimRef: {name: x}}}`, want: "spec.ip must be the address of metadata.name"},
+	{name: "IPAddress v6 ip must be canonical", obj: `{kind: IPAddress, metadata: {name: "2001-db8-0-0-0-0-0-1"}, spec: {ip: "2001:db8:0::1", claimRef: {name: x}}}`, want: "spec.ip must be the address of metadata.name"},
+	{name: "IPAddress ip must match name", obj: `{kind: IPAddress, metadata: {name: 10.0.0.6}, spec: {ip: 10.0.0.7, claimRef: {name: x}}}`, want: "spec.ip must be the address of metadata.name"},
 	{name: "NetworkID name canonical", obj: `{kind: NetworkID, metadata: {name: "0300"}, spec: {claimRef: {name: x}}}`, want: "metadata.name must be a VNI in canonical decimal format"},
 
 	// IP.

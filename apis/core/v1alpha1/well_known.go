@@ -1,12 +1,17 @@
 package v1alpha1
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
 
 // Well-known labels.
 const (
 	// LabelIPFamily is set on IP objects to the family of spec.ip.
 	LabelIPFamily = "apinet.ironcore.dev/ip-family"
-	// LabelIP is set on IP objects to spec.ip with ':' replaced by '-'.
+	// LabelIP is set on IP objects to spec.ip encoded as IPLabelValue does.
 	LabelIP = "apinet.ironcore.dev/ip"
 	// LabelControllerRevisionHash is set by the DaemonSet controller on Instances.
 	LabelControllerRevisionHash = "apinet.ironcore.dev/controller-revision-hash"
@@ -61,16 +66,51 @@ func FamilyOf(ip IPAddr) IPFamily {
 	}
 }
 
-// IPAddressName is the name of the IPAddress object that locks addr.
+// IPAddressName is the name of the IPAddress object that locks addr (see
+// IPLabelValue for the encoding; ParseIPAddressName reverses it).
 func IPAddressName(addr netip.Addr) string { return IPLabelValue(addr) }
 
-// IPLabelValue encodes an address as a label value (IPv6 ':' becomes '-').
+// IPLabelValue encodes an address as an object name and label value: an
+// IPv4 address as its dotted text; an IPv6 address as its eight groups in
+// lower-case hex without leading zeros, joined by '-' and never shortened
+// with "::" (fd00:: is fd00-0-0-0-0-0-0-0, 2001:db8::1 is
+// 2001-db8-0-0-0-0-0-1). Names and label values must start and end with a
+// letter or digit, which "::" at either end would break; the expanded form
+// is one name per address and valid for every address.
 func IPLabelValue(addr netip.Addr) string {
-	out := []byte(addr.String())
-	for i, c := range out {
-		if c == ':' {
-			out[i] = '-'
-		}
+	addr = addr.WithZone("")
+	if addr.Is4() {
+		return addr.String()
 	}
-	return string(out)
+	b := addr.As16()
+	groups := make([]string, 8)
+	for i := range groups {
+		groups[i] = strconv.FormatUint(uint64(b[2*i])<<8|uint64(b[2*i+1]), 16)
+	}
+	return strings.Join(groups, "-")
+}
+
+// ParseIPAddressName is the address an IPAddress name (or IP label value)
+// encodes; it accepts exactly the names IPAddressName makes.
+func ParseIPAddressName(name string) (netip.Addr, error) {
+	if !strings.Contains(name, "-") {
+		a, err := netip.ParseAddr(name)
+		if err != nil || !a.Is4() || a.String() != name {
+			return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address in canonical form", name)
+		}
+		return a, nil
+	}
+	groups := strings.Split(name, "-")
+	if len(groups) != 8 {
+		return netip.Addr{}, fmt.Errorf("%q: an IPv6 name has 8 groups joined by '-'", name)
+	}
+	var b [16]byte
+	for i, g := range groups {
+		v, err := strconv.ParseUint(g, 16, 16)
+		if err != nil || strconv.FormatUint(v, 16) != g {
+			return netip.Addr{}, fmt.Errorf("%q: group %q is not lower-case hex without leading zeros", name, g)
+		}
+		b[2*i], b[2*i+1] = byte(v>>8), byte(v)
+	}
+	return netip.AddrFrom16(b), nil
 }
