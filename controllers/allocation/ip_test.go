@@ -136,7 +136,19 @@ func TestIPAllocation(t *testing.T) {
 		if condition(v6.Status.Conditions, "Ready") != "True/Allocated: allocated fd00::1" {
 			return fmt.Errorf("Ready = %s", condition(v6.Status.Conditions, "Ready"))
 		}
-		return c.Get(ctx, client.ObjectKey{Name: "fd00--1"}, &apinetv1alpha1.IPAddress{})
+		return c.Get(ctx, client.ObjectKey{Name: "fd00-0-0-0-0-0-0-1"}, &apinetv1alpha1.IPAddress{})
+	})
+	// The first address of the pool, whose text ends in "::", is lockable too.
+	first := newIP(ns, "first", apinetv1alpha1.IPv6, "fd00::")
+	if err := c.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "explicit fd00:: taken", func() error {
+		get(t, c, first)
+		if got := condition(first.Status.Conditions, "Ready"); got != "True/Allocated: allocated fd00::" {
+			return fmt.Errorf("Ready = %s", got)
+		}
+		return c.Get(ctx, client.ObjectKey{Name: "fd00-0-0-0-0-0-0-0"}, &apinetv1alpha1.IPAddress{})
 	})
 	eventually(t, "out-of-range IP reported", func() error {
 		get(t, c, out)
@@ -173,7 +185,7 @@ func TestIPAllocation(t *testing.T) {
 		if condition(dup.Status.Conditions, "Ready") != "True/Allocated: allocated fd00::1" {
 			return fmt.Errorf("Ready = %s", condition(dup.Status.Conditions, "Ready"))
 		}
-		lock := get(t, c, &apinetv1alpha1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: "fd00--1"}})
+		lock := get(t, c, &apinetv1alpha1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: "fd00-0-0-0-0-0-0-1"}})
 		if lock.Spec.ClaimRef.UID != dup.UID {
 			return fmt.Errorf("lock claimed by %s", lock.Spec.ClaimRef.UID)
 		}

@@ -2,7 +2,9 @@ package rows
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strings"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -12,8 +14,8 @@ import (
 
 // ACL priorities of network policies. A policy's priority (lower applies
 // first, default 1000) becomes ACL priority PolicyACLBase − priority for
-// its allow rules, one more for its `except` drops; the default deny of a
-// selected direction sits below every allow.
+// its allow rules; the default deny of a selected direction sits below
+// every allow.
 const (
 	PolicyACLBase        = 30000
 	PolicyDefaultDenyACL = 100
@@ -34,15 +36,19 @@ func PolicyAddressSetName(np *apinetv1alpha1.NetworkPolicy) string {
 	return "ovnet_np_" + strings.ReplaceAll(string(np.UID), "-", "")
 }
 
-// PolicyRows (Kubernetes semantics, decision 7): an address set of the
+// PolicyRows (Kubernetes semantics, docs/policy.md): an address set of the
 // targets' IPv4 addresses; on the Network's switch, per rule and port an
 // allow-related ACL (ingress: to-lport, destination = a target, source =
 // the rule's peers, destination port = the port; egress: from-lport, source
-// = a target, destination = the peers and port), per ipBlock `except` a
-// drop one priority above, and for each of the policy's types a drop of
-// everything else to (ingress) or from (egress) the targets. A rule
-// without peers admits every address, without ports every port; a NIC
-// selected by no policy has no ACL. Only IPv4 for now.
+// = a target, destination = the peers and port), and for each of the
+// policy's types a drop of everything else to (ingress) or from (egress)
+// the targets. Rules are a union: what any rule of any policy allows
+// passes. An ipBlock with `except` gets an allow of its own whose match
+// leaves the excepts out, so an except narrows only its block and never
+// overrides another rule's allow. A rule without peers admits every
+// address, without ports every port; a NIC selected by no policy has no
+// ACL. ACL keys are derived from their content: adding a rule writes its
+// ACLs only. Only IPv4 for now.
 func PolicyRows(in PolicyInput) []ovn.Row {
 	np, rule := in.Policy, in.Rule
 	var targets []string
@@ -63,11 +69,15 @@ func PolicyRows(in PolicyInput) []ovn.Row {
 		prio = int(*rule.Priority)
 	}
 	allowPrio := PolicyACLBase - min(max(prio, 0), PolicyACLBase-PolicyDefaultDenyACL-2)
-	n := 0
 	acl := func(dir nbdb.ACLDirection, action nbdb.ACLAction, priority int, match string) {
-		out = append(out, ovn.Row{Key: fmt.Sprintf("%s/acl/%d", uid, n), Parents: parents,
+		h := fnv.New64a()
+		_, _ = fmt.Fprintf(h, "%s|%s|%d|%s", dir, action, priority, match)
+		key := fmt.Sprintf("%s/acl/%016x", uid, h.Sum64())
+		if slices.ContainsFunc(out, func(r ovn.Row) bool { return r.Key == key }) {
+			return // the same ACL from two rules
+		}
+		out = append(out, ovn.Row{Key: key, Parents: parents,
 			Model: &nbdb.ACL{Direction: dir, Action: action, Priority: priority, Match: match}})
-		n++
 	}
 	type direction struct {
 		typ          apinetv1alpha1.PolicyType
@@ -92,18 +102,28 @@ func PolicyRows(in PolicyInput) []ovn.Row {
 		}
 		self := d.self + " == $" + set
 		for i, r := range d.rules {
-			peers, excepts := peerPrefixes(r)
-			if d.peersPresent(i) && len(peers) == 0 {
-				continue // its peers resolve to no address: it admits nothing
-			}
-			peerMatch := ""
+			var peerMatches []string // one allow per entry
 			if d.peersPresent(i) {
-				peerMatch = " && " + d.peer + " == {" + strings.Join(peers, ", ") + "}"
+				plain, blocks := peerPrefixes(r)
+				if len(plain) > 0 {
+					peerMatches = append(peerMatches, " && "+d.peer+" == {"+strings.Join(plain, ", ")+"}")
+				}
+				for _, b := range blocks {
+					m := " && " + d.peer + " == " + b.cidr
+					if len(b.except) > 0 {
+						m += " && " + d.peer + " != {" + strings.Join(b.except, ", ") + "}"
+					}
+					peerMatches = append(peerMatches, m)
+				}
+				if len(peerMatches) == 0 {
+					continue // its peers resolve to no address: it admits nothing
+				}
+			} else {
+				peerMatches = []string{""}
 			}
 			for _, ports := range portMatches(r.NetworkPolicyPorts) {
-				acl(d.dir, nbdb.ACLActionAllowRelated, allowPrio, self+peerMatch+ports)
-				for _, ex := range excepts {
-					acl(d.dir, nbdb.ACLActionDrop, allowPrio+1, self+" && "+d.peer+" == "+ex+ports)
+				for _, peer := range peerMatches {
+					acl(d.dir, nbdb.ACLActionAllowRelated, allowPrio, self+peer+ports)
 				}
 			}
 		}
@@ -115,24 +135,46 @@ func PolicyRows(in PolicyInput) []ovn.Row {
 // DefaultPolicyPriority is a rule's priority when it has none.
 const DefaultPolicyPriority = 1000
 
-// peerPrefixes are a rule's IPv4 peers (ipBlock CIDRs and object prefixes)
-// and its ipBlocks' IPv4 excepts.
-func peerPrefixes(r apinetv1alpha1.Rule) (peers, excepts []string) {
-	add := func(list *[]string, p apinetv1alpha1.IPPrefix) {
-		if pfx, err := netip.ParsePrefix(string(p)); err == nil && pfx.Addr().Is4() {
-			*list = append(*list, pfx.Masked().String())
+// ipBlockMatch is an ipBlock with excepts: its CIDR and the excepts inside it.
+type ipBlockMatch struct {
+	cidr   string
+	except []string
+}
+
+// peerPrefixes are a rule's IPv4 peers: prefixes that admit all of
+// themselves (ipBlocks without excepts, object prefixes), and ipBlocks with
+// excepts, each on its own.
+func peerPrefixes(r apinetv1alpha1.Rule) (plain []string, blocks []ipBlockMatch) {
+	v4 := func(p apinetv1alpha1.IPPrefix) (string, bool) {
+		pfx, err := netip.ParsePrefix(string(p))
+		if err != nil || !pfx.Addr().Is4() {
+			return "", false
 		}
+		return pfx.Masked().String(), true
 	}
 	for _, b := range r.CIDRBlock {
-		add(&peers, b.CIDR)
+		cidr, ok := v4(b.CIDR)
+		if !ok {
+			continue
+		}
+		var except []string
 		for _, e := range b.Except {
-			add(&excepts, e)
+			if ex, ok := v4(e); ok {
+				except = append(except, ex)
+			}
+		}
+		if len(except) == 0 {
+			plain = append(plain, cidr)
+		} else {
+			blocks = append(blocks, ipBlockMatch{cidr: cidr, except: except})
 		}
 	}
 	for _, o := range r.ObjectIPs {
-		add(&peers, o.Prefix)
+		if p, ok := v4(o.Prefix); ok {
+			plain = append(plain, p)
+		}
 	}
-	return peers, excepts
+	return plain, blocks
 }
 
 // portMatches: one match suffix per port (TCP when no protocol; a range

@@ -45,15 +45,38 @@ func TestPolicyRows(t *testing.T) {
 		}
 	}
 	want := []string{
-		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == {10.0.0.0/24, 192.168.0.7/32} && tcp.dst >= 80 && tcp.dst <= 90",
-		"to-lport 29501 drop ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.3/32 && tcp.dst >= 80 && tcp.dst <= 90",
-		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == {10.0.0.0/24, 192.168.0.7/32} && udp.dst == 53",
-		"to-lport 29501 drop ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.3/32 && udp.dst == 53",
+		// The except narrows its own block only: no drop above other rules' allows.
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == {192.168.0.7/32} && tcp.dst >= 80 && tcp.dst <= 90",
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.0/24 && ip4.src != {10.0.0.3/32} && tcp.dst >= 80 && tcp.dst <= 90",
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == {192.168.0.7/32} && udp.dst == 53",
+		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.0/24 && ip4.src != {10.0.0.3/32} && udp.dst == 53",
 		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd",
 		"to-lport 100 drop ip4.dst == $ovnet_np_1234abcd",
 	}
 	if strings.Join(acls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ACLs:\n%s\nwant:\n%s", strings.Join(acls, "\n"), strings.Join(want, "\n"))
+	}
+	for _, a := range acls {
+		if strings.Contains(a, " drop ") && !strings.HasPrefix(a, "to-lport 100 ") {
+			t.Errorf("a drop above the default deny overrides other allows: %s", a)
+		}
+	}
+	// Keys follow the content: a rule inserted first keeps the others' keys.
+	keys := map[string]bool{}
+	for _, r := range got {
+		keys[r.Key] = true
+	}
+	np2, rule2 := np.DeepCopy(), rule.DeepCopy()
+	np2.Spec.Ingress = append([]apinetv1alpha1.NetworkPolicyIngressRule{{}}, np2.Spec.Ingress...)
+	rule2.IngressRules = append([]apinetv1alpha1.Rule{{NetworkPolicyPorts: []apinetv1alpha1.NetworkPolicyPort{{Port: 22}}}}, rule2.IngressRules...)
+	added := 0
+	for _, r := range PolicyRows(PolicyInput{Policy: np2, Rule: rule2, Network: &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{UID: "net"}}}) {
+		if !keys[r.Key] {
+			added++
+		}
+	}
+	if added != 1 {
+		t.Errorf("inserting one rule changed %d ACL keys, want 1 new", added)
 	}
 	// No IPv4 target: nothing at all.
 	rule.Targets = rule.Targets[1:]

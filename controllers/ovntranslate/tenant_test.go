@@ -1,0 +1,147 @@
+package ovntranslate_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/test/testenv"
+)
+
+// TestTenantSafety: a NIC realizes only the public IPs it holds (naming
+// another tenant's address or the upstream router gets it no row); of two
+// NICs with one address the first keeps it and the second waits with
+// IPConflict until the first is gone; IPv6 parts are reported
+// Unsupported; a NAT row deleted behind ovnet's back comes back.
+func TestTenantSafety(t *testing.T) {
+	env := testenv.Start(t)
+	central := stack.StartCentralT(t)
+	start(t, env, central)
+	c, ctx := env.Client, context.Background()
+	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }
+	namespace := func() string {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
+		if err := c.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		return ns.Name
+	}
+	create := func(o client.Object) {
+		t.Helper()
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nsA, nsB := namespace(), namespace()
+	create(&apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1", Labels: map[string]string{apinetv1alpha1.LabelGateway: "true"}}})
+	for _, ns := range []string{nsA, nsB} {
+		create(&apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "net"}})
+	}
+	nic := func(ns, name string, ips []apinetv1alpha1.IPAddr, pub ...apinetv1alpha1.PublicIPRequest) *apinetv1alpha1.NetworkInterface {
+		n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "node1"},
+				NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: ips, PublicIPs: pub}}
+		create(n)
+		return n
+	}
+	conds := func(n *apinetv1alpha1.NetworkInterface) func() []metav1.Condition {
+		return func() []metav1.Condition { return n.Status.Conditions }
+	}
+	nat := func() string {
+		return nbctl("--bare", "--format=csv", "--no-headings", "--columns=external_ip,logical_ip", "find", "NAT", "type=dnat_and_snat")
+	}
+
+	a := nic(nsA, "nic-a", []apinetv1alpha1.IPAddr{"10.1.0.5"}, apinetv1alpha1.PublicIPRequest{Name: "pub", IPFamily: apinetv1alpha1.IPv4})
+	ready(t, c, a, conds(a), "True/RowsWritten")
+	if len(a.Status.PublicIPs) != 1 {
+		t.Fatalf("A's status.publicIPs = %v", a.Status.PublicIPs)
+	}
+	pub := a.Status.PublicIPs[0]
+
+	// B names A's public IP, and B2 the upstream router's address.
+	b := nic(nsB, "nic-b", []apinetv1alpha1.IPAddr{"10.1.0.6"}, apinetv1alpha1.PublicIPRequest{Name: "steal", IP: pub})
+	b2 := nic(nsB, "nic-b2", []apinetv1alpha1.IPAddr{"10.1.0.7"}, apinetv1alpha1.PublicIPRequest{Name: "router", IP: "100.64.0.1"})
+	ready(t, c, b, conds(b), "False/PublicIPNotHeld")
+	ready(t, c, b2, conds(b2), "False/PublicIPNotHeld")
+	if len(b.Status.PublicIPs) != 0 || len(b2.Status.PublicIPs) != 0 {
+		t.Errorf("status.publicIPs of B = %v, B2 = %v; want none", b.Status.PublicIPs, b2.Status.PublicIPs)
+	}
+	if claimed := apinetv1alpha1.ConditionCopy(b.Status.Conditions, "PublicIPsClaimed"); claimed.Reason != apinetv1alpha1.ReasonIPNotFound {
+		t.Errorf("B's PublicIPsClaimed = %s/%s", claimed.Status, claimed.Reason)
+	}
+	if got, want := nat(), string(pub)+",10.1.0.5"; got != want {
+		t.Errorf("dnat_and_snat rows = %q, want only A's %q", got, want)
+	}
+
+	// A second NIC with A's address in the same Network waits. (Creation
+	// times have seconds; objects of the same second are ordered by UID.)
+	for time.Now().Unix() <= a.CreationTimestamp.Unix() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	dup := nic(nsA, "nic-dup", []apinetv1alpha1.IPAddr{"10.1.0.5"})
+	ready(t, c, dup, conds(dup), "False/IPConflict: address 10.1.0.5 is used by NetworkInterface nic-a")
+	if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+nsA+"/nic-dup"); got != "" {
+		t.Errorf("the later NIC got a port: %q", got)
+	}
+	if routes := nbctl("--bare", "--columns=ip_prefix", "find", "Logical_Router_Static_Route", `ip_prefix="10.1.0.5/32"`); routes != "10.1.0.5/32" {
+		t.Errorf("routes for 10.1.0.5: %q, want one", routes)
+	}
+	eventually(t, "IPConflict event", func() error {
+		return hasEvent(ctx, c, nsA, "nic-dup", "IPConflict")
+	})
+
+	// Drift: A's NAT row deleted behind ovnet's back comes back.
+	uuid := nbctl("--bare", "--columns=_uuid", "find", "NAT", "type=dnat_and_snat", "external_ip="+string(pub))
+	nbctl("lr-nat-del", nsA+"/net", "dnat_and_snat", string(pub))
+	eventually(t, "deleted NAT row restored", func() error {
+		got := nbctl("--bare", "--columns=_uuid", "find", "NAT", "type=dnat_and_snat", "external_ip="+string(pub))
+		if got == "" || got == uuid {
+			return fmt.Errorf("NAT row %q (deleted was %s)", got, uuid)
+		}
+		return nil
+	})
+	// ... and so does a port whose addresses were changed.
+	nbctl("lsp-set-addresses", nsA+"/nic-a", "0a:00:00:00:00:01 10.1.0.99")
+	eventually(t, "changed port restored", func() error {
+		if got := nbctl("--bare", "--columns=addresses", "find", "Logical_Switch_Port", "name="+nsA+"/nic-a"); !strings.Contains(got, "10.1.0.5") {
+			return fmt.Errorf("addresses %q", got)
+		}
+		return nil
+	})
+
+	// When A goes, the later NIC takes the address over.
+	if err := c.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, c, dup, conds(dup), "True/RowsWritten")
+
+	// IPv6 parts are not realized, and say so.
+	ds := nic(nsA, "dual", []apinetv1alpha1.IPAddr{"10.1.0.8", "fd00::8"})
+	ready(t, c, ds, conds(ds), "False/Unsupported: not realized: IPv6 address fd00::8")
+	if got := nbctl("--bare", "--columns=addresses", "find", "Logical_Switch_Port", "name="+nsA+"/dual"); !strings.HasSuffix(got, " 10.1.0.8") {
+		t.Errorf("dual-stack NIC's IPv4 port: %q", got)
+	}
+}
+
+// hasEvent reports whether an event with reason was recorded for the object.
+func hasEvent(ctx context.Context, c client.Client, ns, name, reason string) error {
+	var list eventsv1.EventList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s event for %s/%s", reason, ns, name)
+}
