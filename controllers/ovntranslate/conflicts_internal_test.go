@@ -6,7 +6,10 @@ import (
 	"testing"
 )
 
-func single(s string) netip.Prefix { a := netip.MustParseAddr(s); return netip.PrefixFrom(a, a.BitLen()) }
+func single(s string) netip.Prefix {
+	a := netip.MustParseAddr(s)
+	return netip.PrefixFrom(a, a.BitLen())
+}
 
 // TestHolderOfOneWinner: of two objects using one address exactly one
 // loses, whichever order they are looked at in; objects of the same second
@@ -40,7 +43,7 @@ func TestHolderOfRacingControllers(t *testing.T) {
 		var users []addressUser
 		for i := 0; i < 12; i++ {
 			users = append(users, addressUser{Kind: "NetworkInterface", Name: string(rune('a' + i)),
-				Created: int64(r.IntN(3)), UID: string(rune('A' + r.IntN(26))) + string(rune('a'+i)),
+				Created: int64(r.IntN(3)), UID: string(rune('A'+r.IntN(26))) + string(rune('a'+i)),
 				Addresses: []netip.Prefix{single("10.0.0." + string(rune('1'+r.IntN(4))))}})
 		}
 		shuffled := append([]addressUser(nil), users...)

@@ -45,7 +45,7 @@ func TestHeld(t *testing.T) {
 	nicB := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "nic", UID: "nic-b"}}
 	objs := []client.Object{
 		ip("a", "pub", "ip-a", "10.0.0.5", "nic-a"), lock("10.0.0.5", "ip-a"), // A holds 10.0.0.5
-		ip("a", "nolock", "ip-a2", "10.0.0.6", "nic-a"),                      // claimed, but never locked
+		ip("a", "nolock", "ip-a2", "10.0.0.6", "nic-a"), // claimed, but never locked
 		ip("a", "stale", "ip-a3", "10.0.0.7", "nic-a"), lock("10.0.0.7", "someone-else"),
 		ip("a", "transit", "ip-a4", "100.64.0.1", "nic-a"), lock("100.64.0.1", "ip-a4"), // locked, but the upstream router
 		ip("a", "outside", "ip-a5", "192.0.2.1", "nic-a"), lock("192.0.2.1", "ip-a5"), // outside the pools
