@@ -35,7 +35,7 @@ import (
 // Well-known names of the agent.
 const (
 	// Finalizer on NetworkInterfaces whose device exists on their node.
-	Finalizer = "nodeagent.apinet.ironcore.dev/device"
+	Finalizer = apinetv1alpha1.NodeAgentFinalizer
 	// ConditionAttached on a NetworkInterface: whether its device is plugged
 	// and installed by OVN on its node, or why not.
 	ConditionAttached = "Attached"

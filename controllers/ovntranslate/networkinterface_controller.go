@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -153,8 +154,25 @@ func (r *NetworkInterfaceReconciler) unrealize(ctx context.Context, nic *apinetv
 	return patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionFalse, reason, msg)
 }
 
+// reconcileDelete removes the NIC's rows; when its Node is gone, also the
+// node agent's finalizer (no agent is left to remove its device), so that
+// the NIC can go.
 func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {
-	return removeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface)
+	if err := removeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface); err != nil {
+		return err
+	}
+	if !controllerutil.ContainsFinalizer(nic, apinetv1alpha1.NodeAgentFinalizer) {
+		return nil
+	}
+	if err := r.Get(ctx, types.NamespacedName{Name: nic.Spec.NodeRef.Name}, &apinetv1alpha1.Node{}); !apierrors.IsNotFound(err) {
+		return client.IgnoreNotFound(err)
+	}
+	patch := client.MergeFromWithOptions(nic.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(nic, apinetv1alpha1.NodeAgentFinalizer)
+	if err := r.Patch(ctx, nic, patch, fieldOwner); err != nil {
+		return fmt.Errorf("remove the finalizer of the gone node's agent: %w", err)
+	}
+	return nil
 }
 
 func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {

@@ -124,6 +124,29 @@ func TestTenantSafety(t *testing.T) {
 	}
 	ready(t, c, dup, conds(dup), "True/RowsWritten")
 
+	// A NIC whose Node is gone can be deleted: no agent is left to remove
+	// its finalizer, so the controller does.
+	create(&apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone"}})
+	orphan := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "orphan", Finalizers: []string{apinetv1alpha1.NodeAgentFinalizer}},
+		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "gone"}, NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.1.0.20"}}}
+	create(orphan)
+	ready(t, c, orphan, conds(orphan), "True/RowsWritten")
+	if err := c.Delete(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "NIC of a gone Node deleted", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(orphan), orphan); err == nil {
+			return fmt.Errorf("still there, finalizers %v", orphan.Finalizers)
+		}
+		if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+nsA+"/orphan"); got != "" {
+			return fmt.Errorf("its port is left")
+		}
+		return nil
+	})
+
 	// IPv6 parts are not realized, and say so.
 	ds := nic(nsA, "dual", []apinetv1alpha1.IPAddr{"10.1.0.8", "fd00::8"})
 	ready(t, c, ds, conds(ds), "False/Unsupported: not realized: IPv6 address fd00::8")

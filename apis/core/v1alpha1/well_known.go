@@ -35,6 +35,10 @@ const (
 const (
 	// IPAddressProtectionFinalizer keeps an IPAddress while its claimer exists.
 	IPAddressProtectionFinalizer = "apinet.ironcore.dev/ipaddress-protection"
+	// NodeAgentFinalizer is the node agent's on NetworkInterfaces whose
+	// device exists on their node. The controller removes it from a NIC
+	// being deleted whose Node is gone (no agent is left to do it).
+	NodeAgentFinalizer = "nodeagent.apinet.ironcore.dev/device"
 )
 
 // Condition types and reasons used in status.conditions.
