@@ -123,4 +123,3 @@ func readyOf(n *apinetv1alpha1.NetworkInterface) string {
 	}
 	return string(c.Status) + "/" + c.Reason + ": " + c.Message
 }
-
