@@ -50,15 +50,20 @@ func (r *NetworkReconciler) peers(ctx context.Context, nw *apinetv1alpha1.Networ
 				!slices.ContainsFunc(p.Spec.Peerings, func(back apinetv1alpha1.NetworkPeering) bool { return back.ID == nw.Spec.ID }) {
 				continue
 			}
+			// What nw routes to the peer is what the peer exposes: the
+			// prefixes of its entry for nw (the API's "prefixes of this
+			// network exposed to the peer"), or, without any, all of its
+			// NICs' addresses.
+			back := p.Spec.Peerings[slices.IndexFunc(p.Spec.Peerings, func(back apinetv1alpha1.NetworkPeering) bool { return back.ID == nw.Spec.ID })]
 			peer := rows.Peer{Network: p, VNI: id}
-			for _, pp := range e.Prefixes {
+			for _, pp := range back.Prefixes {
 				if pp.Prefix != nil {
 					if pfx, err := netip.ParsePrefix(string(*pp.Prefix)); err == nil {
 						peer.Routes = append(peer.Routes, pfx.Masked())
 					}
 				}
 			}
-			if len(e.Prefixes) == 0 {
+			if len(back.Prefixes) == 0 {
 				if peer.Routes, err = r.nicPrefixes(ctx, p); err != nil {
 					return nil, nil, nil, err
 				}

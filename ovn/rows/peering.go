@@ -15,8 +15,9 @@ type Peer struct {
 	Network *apinetv1alpha1.Network
 	VNI     int64
 	// Routes are the destinations in the peer this Network routes there:
-	// the peering's prefixes when it lists some, else the addresses and
-	// prefixes of the peer's NetworkInterfaces.
+	// what the peer exposes — the prefixes of the peer's entry for this
+	// Network when it lists some, else the addresses and prefixes of the
+	// peer's NetworkInterfaces.
 	Routes []netip.Prefix
 }
 

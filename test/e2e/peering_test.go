@@ -12,8 +12,9 @@ import (
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
-// TestPeering: two Networks that list each other reach each other — only
-// the listed prefix where one is given; a one-sided peering connects
+// TestPeering: two Networks that list each other reach each other — a
+// Network's entry with prefixes exposes only those to the peer (the API's
+// "prefixes of this network exposed to the peer"); a one-sided peering connects
 // nothing; unpeering cuts it again; status.peerings reports the state.
 func TestPeering(t *testing.T) {
 	e := setup(t)
@@ -50,15 +51,16 @@ func TestPeering(t *testing.T) {
 	}
 	onlyB1 := apinetv1alpha1.IPPrefix("192.168.1.0/24")
 	// One-sided: A lists B, B does not list A.
-	setPeerings(netA, apinetv1alpha1.NetworkPeering{Name: "to-b", ID: netB.Spec.ID,
-		Prefixes: []apinetv1alpha1.PeeringPrefix{{Name: "b1", Prefix: &onlyB1}}})
+	setPeerings(netA, apinetv1alpha1.NetworkPeering{Name: "to-b", ID: netB.Spec.ID})
 	peerState(netA, apinetv1alpha1.NetworkPeeringStatePending)
 	if ping(a, "192.168.1.1") {
 		t.Error("a one-sided peering connected the networks")
 	}
 
-	// Both sides: A reaches B's listed prefix (b1), not b2; B reaches A.
-	setPeerings(netB, apinetv1alpha1.NetworkPeering{Name: "to-a", ID: netA.Spec.ID})
+	// Both sides, B exposing only b1's prefix to A: A reaches b1, not b2;
+	// B reaches A (A exposes everything).
+	setPeerings(netB, apinetv1alpha1.NetworkPeering{Name: "to-a", ID: netA.Spec.ID,
+		Prefixes: []apinetv1alpha1.PeeringPrefix{{Name: "b1", Prefix: &onlyB1}}})
 	peerState(netA, apinetv1alpha1.NetworkPeeringStateReady)
 	peerState(netB, apinetv1alpha1.NetworkPeeringStateReady)
 	mustReach(t, a, "192.168.1.1")
@@ -70,7 +72,7 @@ func TestPeering(t *testing.T) {
 		t.Error("a reached b2, outside the peering's prefix")
 	}
 	if ping(b2, "10.0.0.1") {
-		// B routes all of A, but A routes back only 192.168.1.0/24.
+		// B routes all of A, but A routes back only what B exposes.
 		t.Error("b2 got an answer from a although a does not route back to it")
 	}
 
