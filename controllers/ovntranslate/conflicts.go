@@ -155,7 +155,7 @@ func addressUsers(ctx context.Context, c client.Reader, namespace, network strin
 	}
 	var out []addressUser
 	for i := range nics {
-		out = append(out, userOf("NetworkInterface", &nics[i], nicAddresses(&nics[i])))
+		out = append(out, userOf(kindNetworkInterface, &nics[i], nicAddresses(&nics[i])))
 	}
 	var lbs apinetv1alpha1.LoadBalancerList
 	if err := c.List(ctx, &lbs, client.InNamespace(namespace)); err != nil {
@@ -193,7 +193,7 @@ func sharersOf(c client.Reader) func(ctx context.Context, o client.Object) []rec
 		}
 		var out []reconcile.Request
 		for _, u := range users {
-			if u.Kind != "NetworkInterface" || u.UID == string(o.GetUID()) {
+			if u.Kind != kindNetworkInterface || u.UID == string(o.GetUID()) {
 				continue
 			}
 			if slices.ContainsFunc(u.Addresses, func(a netip.Prefix) bool { return slices.ContainsFunc(addrs, a.Overlaps) }) {
