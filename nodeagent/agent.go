@@ -11,12 +11,15 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,6 +65,10 @@ func CacheOptions(node string) ctrlcache.Options {
 	return ctrlcache.Options{ByObject: map[client.Object]ctrlcache.ByObject{
 		&apinetv1alpha1.NetworkInterface{}: {Field: fields.OneTermEqualSelector("spec.nodeRef.name", node)},
 		&apinetv1alpha1.Node{}:             {Field: fields.OneTermEqualSelector("metadata.name", node)},
+		&coordinationv1.Lease{}: {
+			Namespaces: map[string]ctrlcache.Config{apinetv1alpha1.NodeAgentLeaseNamespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", apinetv1alpha1.NodeAgentLeaseName(node)),
+		},
 	}}
 }
 
@@ -77,18 +84,45 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return err
 	}
 	log := mgr.GetLogger().WithName("nodeagent")
+	c := mgr.GetClient()
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if err := RegisterNode(ctx, mgr.GetClient(), opts.NodeName, chassis, opts.Labels); err != nil {
+		// The Lease comes first: a NIC the agent finalizes is never seen
+		// by the controller without a live Lease beside it.
+		if err := renewLease(ctx, c, opts.NodeName, time.Now()); err != nil {
+			return err
+		}
+		if err := RegisterNode(ctx, c, opts.NodeName, chassis, opts.Labels); err != nil {
 			return err
 		}
 		log.Info("node registered", "node", opts.NodeName, "chassis", chassis)
-		<-ctx.Done()
+		heartbeat(ctx, c, opts.NodeName, log)
 		return nil
+	})); err != nil {
+		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return nil
+		}
+		return removeOrphans(ctx, c, opts.OVS, opts.Devices, log)
 	})); err != nil {
 		return err
 	}
 	ovsEvents := make(chan event.GenericEvent, 4096)
 	opts.OVS.Cache().AddEventHandler(interfaceEvents(ovsEvents, log))
+	if w, ok := opts.Devices.(Watcher); ok {
+		// A device removed behind the agent's back wakes its NIC, found by
+		// the name of its port in br-int.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return w.WatchRemoved(ctx, func(port string) {
+				if nic := nicOfPort(opts.OVS, port); nic != nil {
+					send(ovsEvents, nic, log)
+				}
+			})
+		})); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-agent").
 		For(&apinetv1alpha1.NetworkInterface{}).
 		// ovn-controller marking a port installed (or OVS losing it) wakes its NIC.
@@ -142,16 +176,63 @@ func interfaceEvents(ch chan<- event.GenericEvent, log logr.Logger) cache.EventH
 		if !ovn.IsManaged(ids) || ids[ovn.KeyOwnerKind] != "NetworkInterface" {
 			return
 		}
-		nic := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: ids[ovn.KeyOwnerNamespace], Name: ids[ovn.KeyOwnerName]}}
-		select {
-		case ch <- event.GenericEvent{Object: nic}:
-		default:
-			log.V(1).Info("OVS event dropped; the periodic check catches up", "nic", client.ObjectKeyFromObject(nic))
-		}
+		send(ch, &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: ids[ovn.KeyOwnerNamespace], Name: ids[ovn.KeyOwnerName]}}, log)
 	}
 	return &cache.EventHandlerFuncs{
 		AddFunc:    send,
 		UpdateFunc: func(table string, _, m model.Model) { send(table, m) },
 		DeleteFunc: send,
 	}
+}
+
+// send wakes nic without ever blocking the sender.
+func send(ch chan<- event.GenericEvent, nic *apinetv1alpha1.NetworkInterface, log logr.Logger) {
+	select {
+	case ch <- event.GenericEvent{Object: nic}:
+	default:
+		log.V(1).Info("device event dropped; the periodic check catches up", "nic", client.ObjectKeyFromObject(nic))
+	}
+}
+
+// nicOfPort is the NIC whose Interface in br-int is named port, if ovnet
+// plugged it.
+func nicOfPort(ovs *ovn.Client, port string) *apinetv1alpha1.NetworkInterface {
+	for _, m := range ovs.Cache().Table(vswitchd.InterfaceTable).RowsShallow() {
+		iface := m.(*vswitchd.Interface)
+		if iface.Name != port || !ovn.IsManaged(iface.ExternalIDs) || iface.ExternalIDs[ovn.KeyOwnerKind] != "NetworkInterface" {
+			continue
+		}
+		return &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: iface.ExternalIDs[ovn.KeyOwnerNamespace], Name: iface.ExternalIDs[ovn.KeyOwnerName]}}
+	}
+	return nil
+}
+
+// removeOrphans unplugs and removes the devices of NICs that went while
+// the agent was away (the controller removed their finalizer once the
+// agent's Lease had expired). The owners are read before the NICs, so a
+// NIC plugged in between is never taken for an orphan.
+func removeOrphans(ctx context.Context, c client.Reader, ovs *ovn.Client, devices Devices, log logr.Logger) error {
+	owners := ovs.Owners()
+	var nics apinetv1alpha1.NetworkInterfaceList
+	if err := c.List(ctx, &nics); err != nil {
+		return fmt.Errorf("list NICs: %w", err)
+	}
+	here := map[string]bool{}
+	for _, n := range nics.Items {
+		here[string(n.UID)] = true
+	}
+	for _, o := range owners {
+		if o.Kind != "NetworkInterface" || here[o.UID] {
+			continue
+		}
+		if _, err := ovs.Delete(ctx, o); err != nil {
+			return fmt.Errorf("unplug orphan %s: %w", o, err)
+		}
+		nic := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name, UID: types.UID(o.UID)}}
+		if err := devices.Detach(ctx, nic); err != nil {
+			return fmt.Errorf("remove the device of orphan %s: %w", o, err)
+		}
+		log.Info("removed the device of a NIC deleted while the agent was away", "nic", o.String())
+	}
+	return nil
 }

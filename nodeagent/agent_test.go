@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -231,4 +232,88 @@ func TestAgent(t *testing.T) {
 	if exec.Command("ip", "-n", netns, "link", "show", host).Run() == nil {
 		t.Errorf("veth %s still exists", host)
 	}
+}
+
+// TestAgentRepairs: the agent heartbeats its Lease, puts back a br-int
+// port or veth deleted behind its back, and on start removes the devices
+// of NICs deleted while it was away.
+func TestAgentRepairs(t *testing.T) {
+	f := newAgentFixture(t)
+	ctx := context.Background()
+	c, netns, vsctl := f.c, f.netns, f.vsctl
+	veth := func(*ovn.Client) nodeagent.Devices { return &nodeagent.Veth{NetNS: netns} }
+	stop := f.startAgent(veth)
+
+	lease := &coordinationv1.Lease{}
+	leaseKey := client.ObjectKey{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName("node-7")}
+	testenv.Eventually(t, 10*time.Second, "agent lease", func() error {
+		if err := c.Get(ctx, leaseKey, lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "node-7" || lease.Spec.RenewTime == nil {
+			return fmt.Errorf("lease spec %+v", lease.Spec)
+		}
+		return nil
+	})
+	firstRenewal := lease.Spec.RenewTime.Time
+
+	a := f.nic("nic-a", "node-7")
+	f.attached(a, apinetv1alpha1.NetworkInterfaceStatePending, "WaitingForOVN")
+	host, _ := nodeagent.VethNames(a)
+	linkExists := func(name string) bool { return exec.Command("ip", "-n", netns, "link", "show", name).Run() == nil }
+
+	// Ready: no periodic re-check, so only the link event brings it back.
+	vsctl("set", "Interface", host, "external_ids:ovn-installed=true")
+	f.attached(a, apinetv1alpha1.NetworkInterfaceStateReady, "Installed")
+	if out, err := exec.Command("ip", "-n", netns, "link", "del", host).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	testenv.Eventually(t, 5*time.Second, "deleted veth put back", func() error {
+		if !linkExists(host) {
+			return fmt.Errorf("no %s", host)
+		}
+		return nil
+	})
+
+	vsctl("del-port", "br-int", host)
+	testenv.Eventually(t, 10*time.Second, "deleted br-int port put back", func() error {
+		if got := vsctl("list-ports", "br-int"); got != host {
+			return fmt.Errorf("br-int ports %q", got)
+		}
+		return nil
+	})
+	testenv.Eventually(t, apinetv1alpha1.NodeAgentLeaseRenewal+5*time.Second, "lease renewed by the heartbeat", func() error {
+		if err := c.Get(ctx, leaseKey, lease); err != nil {
+			return err
+		}
+		if !lease.Spec.RenewTime.After(firstRenewal) {
+			return fmt.Errorf("renewed at %v, first %v", lease.Spec.RenewTime, firstRenewal)
+		}
+		return nil
+	})
+
+	// Away, the agent cannot unplug a NIC whose finalizer the controller
+	// removed (its Lease expired); back, it removes the orphan's devices.
+	stop()
+	if err := c.Get(ctx, client.ObjectKeyFromObject(a), a); err != nil {
+		t.Fatal(err)
+	}
+	a.Finalizers = nil
+	if err := c.Update(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if !linkExists(host) || vsctl("list-ports", "br-int") != host {
+		t.Fatal("the orphan's devices are not there to be removed")
+	}
+	f.startAgent(veth)
+	testenv.Eventually(t, 10*time.Second, "orphan's devices removed", func() error {
+		if got := vsctl("list-ports", "br-int"); got != "" || linkExists(host) {
+			return fmt.Errorf("br-int ports %q, veth there: %v", got, linkExists(host))
+		}
+		return nil
+	})
+
 }

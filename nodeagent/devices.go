@@ -40,3 +40,11 @@ type DeviceError struct {
 
 func (e *DeviceError) Error() string { return e.Err.Error() }
 func (e *DeviceError) Unwrap() error { return e.Err }
+
+// Watcher is a Devices that notices its devices being removed by someone
+// else (a veth deleted by hand), so that the agent puts them back.
+type Watcher interface {
+	// WatchRemoved calls removed with the port name of each device that
+	// disappears, until ctx ends.
+	WatchRemoved(ctx context.Context, removed func(port string)) error
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -22,6 +23,9 @@ type Veth struct {
 	NetNS string
 }
 
+// vethHostPrefix starts the name of every host end the agent creates.
+const vethHostPrefix = "ovh"
+
 // VethNames are the names of a NIC's veth pair, derived from its UID so
 // that they are stable across agent restarts and within the 15-byte limit.
 func VethNames(nic *apinetv1alpha1.NetworkInterface) (host, guest string) {
@@ -29,7 +33,7 @@ func VethNames(nic *apinetv1alpha1.NetworkInterface) (host, guest string) {
 	if len(id) > 11 {
 		id = id[:11]
 	}
-	return "ovh" + id, "ovg" + id
+	return vethHostPrefix + id, "ovg" + id
 }
 
 func (v *Veth) handle() (*netlink.Handle, error) {
@@ -117,6 +121,34 @@ func (v *Veth) Detach(_ context.Context, nic *apinetv1alpha1.NetworkInterface) e
 		}
 		if err := h.LinkDel(l); err != nil && !isNotFound(err) {
 			return fmt.Errorf("delete %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// WatchRemoved reports host ends deleted in the Veth's namespace (deleting
+// either end deletes the pair, so the host end's event comes for both).
+func (v *Veth) WatchRemoved(ctx context.Context, removed func(port string)) error {
+	opts := netlink.LinkSubscribeOptions{ErrorCallback: func(error) {}}
+	if v.NetNS != "" {
+		ns, err := netns.GetFromName(v.NetNS)
+		if err != nil {
+			return fmt.Errorf("network namespace %s: %w", v.NetNS, err)
+		}
+		defer ns.Close()
+		opts.Namespace = &ns
+	}
+	for ctx.Err() == nil {
+		updates := make(chan netlink.LinkUpdate, 64)
+		if err := netlink.LinkSubscribeWithOptions(updates, ctx.Done(), opts); err != nil {
+			return fmt.Errorf("watch links: %w", err)
+		}
+		// The channel closes when ctx ends or the subscription fails; a
+		// failed one is made anew.
+		for u := range updates {
+			if name := u.Attrs().Name; u.Header.Type == unix.RTM_DELLINK && strings.HasPrefix(name, vethHostPrefix) {
+				removed(name)
+			}
 		}
 	}
 	return nil

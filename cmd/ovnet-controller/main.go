@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -21,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/controllers"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
@@ -109,10 +109,8 @@ func run(ctx context.Context, f flags) error {
 	// thousands of NICs wait on the client, not on the API server.
 	cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme.New(),
-		// managedFields are never read; not caching them halves the
-		// memory and the deep copies of large lists.
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Scheme:                 scheme.New(),
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.probeAddr,
 		PprofBindAddress:       f.pprofAddr,

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -60,7 +62,7 @@ func (r *NetworkInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !nic.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, nic)
+		return r.reconcileDelete(ctx, nic)
 	}
 	return r.reconcile(ctx, nic)
 }
@@ -154,25 +156,45 @@ func (r *NetworkInterfaceReconciler) unrealize(ctx context.Context, nic *apinetv
 	return patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionFalse, reason, msg)
 }
 
-// reconcileDelete removes the NIC's rows; when its Node is gone, also the
-// node agent's finalizer (no agent is left to remove its device), so that
-// the NIC can go.
-func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {
+// reconcileDelete removes the NIC's rows; when its Node is gone or its
+// agent's Lease has expired, also the node agent's finalizer (no agent is
+// left to remove its device; one that comes back removes it as an orphan),
+// so that the NIC can go.
+func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (ctrl.Result, error) {
 	if err := removeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface); err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	if !controllerutil.ContainsFinalizer(nic, apinetv1alpha1.NodeAgentFinalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
-	if err := r.Get(ctx, types.NamespacedName{Name: nic.Spec.NodeRef.Name}, &apinetv1alpha1.Node{}); !apierrors.IsNotFound(err) {
-		return client.IgnoreNotFound(err)
+	alive, err := agentAlive(ctx, r.Client, nic.Spec.NodeRef.Name, time.Now())
+	if err != nil || alive > 0 {
+		// Looked at again when the Lease would expire unless renewed.
+		return ctrl.Result{RequeueAfter: alive}, err
 	}
 	patch := client.MergeFromWithOptions(nic.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(nic, apinetv1alpha1.NodeAgentFinalizer)
 	if err := r.Patch(ctx, nic, patch, fieldOwner); err != nil {
-		return fmt.Errorf("remove the finalizer of the gone node's agent: %w", err)
+		return ctrl.Result{}, fmt.Errorf("remove the finalizer of the gone node's agent: %w", err)
 	}
-	return nil
+	return ctrl.Result{}, nil
+}
+
+// agentAlive is how long node's agent has left on its Lease; zero when its
+// Node is gone, or its Lease is missing or has expired.
+func agentAlive(ctx context.Context, c client.Reader, node string, now time.Time) (time.Duration, error) {
+	if err := c.Get(ctx, types.NamespacedName{Name: node}, &apinetv1alpha1.Node{}); err != nil {
+		return 0, client.IgnoreNotFound(err)
+	}
+	lease := &coordinationv1.Lease{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName(node)}, lease); err != nil {
+		return 0, client.IgnoreNotFound(err)
+	}
+	if lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil {
+		return 0, nil
+	}
+	left := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second).Sub(now)
+	return max(left, 0), nil
 }
 
 func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {

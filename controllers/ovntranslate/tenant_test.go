@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/test/stack"
@@ -124,28 +126,46 @@ func TestTenantSafety(t *testing.T) {
 	}
 	ready(t, c, dup, conds(dup), "True/RowsWritten")
 
-	// A NIC whose Node is gone can be deleted: no agent is left to remove
-	// its finalizer, so the controller does.
-	create(&apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone"}})
-	orphan := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "orphan", Finalizers: []string{apinetv1alpha1.NodeAgentFinalizer}},
-		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "gone"}, NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.1.0.20"}}}
-	create(orphan)
-	ready(t, c, orphan, conds(orphan), "True/RowsWritten")
+	// The agent's finalizer on a NIC being deleted stays while the agent's
+	// Lease is valid; once it has expired (the Node stays), or when the
+	// Node goes, the controller removes it: no agent is left to do it.
+	orphan := func(node string, leaseSeconds int32) *apinetv1alpha1.NetworkInterface {
+		t.Helper()
+		create(&apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}})
+		create(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName(node)},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &leaseSeconds, RenewTime: &metav1.MicroTime{Time: time.Now()}}})
+		n := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "orphan-" + node, Finalizers: []string{apinetv1alpha1.NodeAgentFinalizer}},
+			Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: node}, NetworkRef: corev1.LocalObjectReference{Name: "net"}, IPs: []apinetv1alpha1.IPAddr{"10.1.0.20"}}}
+		create(n)
+		ready(t, c, n, conds(n), "True/RowsWritten")
+		if err := c.Delete(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deleted := func(n *apinetv1alpha1.NetworkInterface, within time.Duration) {
+		t.Helper()
+		testenv.Eventually(t, within, n.Name+" deleted", func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(n), n); err == nil {
+				return fmt.Errorf("still there, finalizers %v", n.Finalizers)
+			}
+			if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+nsA+"/"+n.Name); got != "" {
+				return fmt.Errorf("its port is left")
+			}
+			return nil
+		})
+	}
+	quiet := orphan("quiet", 6)
+	time.Sleep(time.Second)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(quiet), quiet); err != nil || !controllerutil.ContainsFinalizer(quiet, apinetv1alpha1.NodeAgentFinalizer) {
+		t.Errorf("the agent's finalizer went while its Lease was valid: %v %v", err, quiet.Finalizers)
+	}
+	deleted(quiet, 15*time.Second)
+	gone := orphan("gone", 40)
 	if err := c.Delete(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Delete(ctx, orphan); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "NIC of a gone Node deleted", func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(orphan), orphan); err == nil {
-			return fmt.Errorf("still there, finalizers %v", orphan.Finalizers)
-		}
-		if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+nsA+"/orphan"); got != "" {
-			return fmt.Errorf("its port is left")
-		}
-		return nil
-	})
+	deleted(gone, 10*time.Second)
 
 	// IPv6 parts are not realized, and say so.
 	ds := nic(nsA, "dual", []apinetv1alpha1.IPAddr{"10.1.0.8", "fd00::8"})

@@ -8,12 +8,12 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/controllers"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
@@ -45,7 +45,7 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	}
 	skip := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme.New(), Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: controllers.CacheOptions(),
 		// Tests start several managers in one process.
 		// As the binary's default --concurrent-reconciles.
 		Controller: config.Controller{SkipNameValidation: &skip, MaxConcurrentReconciles: 8}})

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Well-known labels.
@@ -37,9 +38,25 @@ const (
 	IPAddressProtectionFinalizer = "apinet.ironcore.dev/ipaddress-protection"
 	// NodeAgentFinalizer is the node agent's on NetworkInterfaces whose
 	// device exists on their node. The controller removes it from a NIC
-	// being deleted whose Node is gone (no agent is left to do it).
+	// being deleted whose Node is gone or whose agent's Lease has expired
+	// (no agent is left to do it).
 	NodeAgentFinalizer = "nodeagent.apinet.ironcore.dev/device"
 )
+
+// The node agent's heartbeat: a coordination.k8s.io Lease per node that the
+// agent renews every NodeAgentLeaseRenewal, valid for NodeAgentLeaseDuration.
+const (
+	// NodeAgentLeaseNamespace holds the agents' Leases beside the kubelets'.
+	NodeAgentLeaseNamespace = "kube-node-lease"
+	// NodeAgentLeaseDuration is how long a renewal keeps an agent alive.
+	NodeAgentLeaseDuration = 40 * time.Second
+	// NodeAgentLeaseRenewal is how often the agent renews its Lease.
+	NodeAgentLeaseRenewal = 10 * time.Second
+)
+
+// NodeAgentLeaseName is the name of the agent Lease of node (prefixed, so
+// that it never is the kubelet's Lease of a node of the same name).
+func NodeAgentLeaseName(node string) string { return "ovnet-agent-" + node }
 
 // Condition types and reasons used in status.conditions.
 const (

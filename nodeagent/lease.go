@@ -1,0 +1,67 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+
+// renewLease creates or renews the agent Lease of node: while it is valid
+// the controller leaves the agent's finalizer to the agent; once it has
+// expired, the controller removes it from NICs being deleted.
+func renewLease(ctx context.Context, c client.Client, node string, now time.Time) error {
+	lease := &coordinationv1.Lease{}
+	key := client.ObjectKey{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName(node)}
+	err := c.Get(ctx, key, lease)
+	if apierrors.IsNotFound(err) {
+		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		setLease(lease, node, now)
+		lease.Spec.AcquireTime = lease.Spec.RenewTime
+		if err := c.Create(ctx, lease, fieldOwner); err != nil {
+			return fmt.Errorf("create lease %s: %w", key, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get lease %s: %w", key, err)
+	}
+	setLease(lease, node, now)
+	if err := c.Update(ctx, lease, fieldOwner); err != nil {
+		return fmt.Errorf("renew lease %s: %w", key, err)
+	}
+	return nil
+}
+
+func setLease(lease *coordinationv1.Lease, node string, now time.Time) {
+	lease.Spec.HolderIdentity = ptr.To(node)
+	lease.Spec.LeaseDurationSeconds = ptr.To(int32(apinetv1alpha1.NodeAgentLeaseDuration / time.Second))
+	lease.Spec.RenewTime = &metav1.MicroTime{Time: now}
+}
+
+// heartbeat renews the Lease every NodeAgentLeaseRenewal until ctx ends;
+// a failed renewal is retried at the next tick (the Lease outlives a few).
+func heartbeat(ctx context.Context, c client.Client, node string, log logr.Logger) {
+	tick := time.NewTicker(apinetv1alpha1.NodeAgentLeaseRenewal)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := renewLease(ctx, c, node, time.Now()); err != nil {
+				log.Error(err, "heartbeat")
+			}
+		}
+	}
+}
