@@ -16,6 +16,8 @@ type Device struct {
 	Tap string
 	// PCI is the VF's address (SR-IOV mode).
 	PCI *apinetv1alpha1.PCIAddress
+	// Created: this Attach made the device (it did not exist before).
+	Created bool
 }
 
 // Devices creates and removes the devices that carry NetworkInterfaces.

@@ -17,6 +17,7 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
+	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
 
 // pendingRecheck: how soon a NIC waiting for ovn-controller is looked at
@@ -67,6 +68,15 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 			reason = de.Reason
 		}
 		return ctrl.Result{}, errors.Join(err, r.report(ctx, nic, dev, apinetv1alpha1.NetworkInterfaceStateError, reason, err.Error()))
+	}
+	if dev.Created && r.OVS.ByKey(vswitchd.InterfaceTable, string(nic.UID)+"/interface") != nil {
+		// The device was deleted behind our back and is new: ovs-vswitchd
+		// keeps the port of the old one, and only a new port opens the new
+		// device. The delete's OVS event brings the NIC back to plug it.
+		if _, err := r.OVS.Delete(ctx, OwnerOf(nic)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("unplug the port of a device that went: %w", err)
+		}
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	if _, err := r.OVS.Apply(ctx, OwnerOf(nic), PortRows(nic, dev, r.Bridge)); err != nil {
 		return ctrl.Result{}, errors.Join(err, r.report(ctx, nic, dev, apinetv1alpha1.NetworkInterfaceStateError, "PlugFailed",

@@ -75,6 +75,7 @@ func (v *Veth) Attach(_ context.Context, nic *apinetv1alpha1.NetworkInterface) (
 	if err := h.LinkAdd(pair); err != nil {
 		return dev, &DeviceError{Reason: "VethFailed", Err: fmt.Errorf("create veth pair %s/%s: %w", host, guest, err)}
 	}
+	dev.Created = true
 	return dev, nil
 }
 

@@ -15,7 +15,8 @@ import (
 )
 
 // TestNetworkPolicy: an ingress policy lets TCP to the allowed port in
-// and drops another port and an ipBlock `except` address; an egress policy
+// and drops another port and an ipBlock `except` address; policies combine
+// as a union (another policy's allow wins over an except); an egress policy
 // keeps its NIC to the allowed peer and port; NICs no policy selects are
 // unaffected.
 func TestNetworkPolicy(t *testing.T) {
@@ -77,6 +78,29 @@ func TestNetworkPolicy(t *testing.T) {
 	}
 	expect("ingress policy: c1 reaches S:80, not S:8080; c2 (except) not at all; c2 itself unaffected",
 		reaches(c1, "10.0.0.1", "80", "S"), reaches(c1, "10.0.0.1", "8080", ""), reaches(c2, "10.0.0.1", "80", ""), reaches(c1, "10.0.0.3", "8080", "C2"))
+
+	// Rules combine as a union: a second policy that lets c2 in on 80 wins
+	// over the first one's except, which narrows only its own ipBlock;
+	// 8080 stays closed to both.
+	c2In := &apinetv1alpha1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "web-in-c2"}, Spec: apinetv1alpha1.NetworkPolicySpec{
+		NetworkRef:               corev1.LocalObjectReference{Name: "net1"},
+		NetworkInterfaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		PolicyTypes:              []apinetv1alpha1.PolicyType{apinetv1alpha1.PolicyTypeIngress},
+		Ingress: []apinetv1alpha1.NetworkPolicyIngressRule{{
+			From:  []apinetv1alpha1.NetworkPolicyPeer{{ObjectSelector: &apinetv1alpha1.ObjectSelector{Kind: "NetworkInterface", LabelSelector: metav1.LabelSelector{MatchLabels: map[string]string{"role": "other"}}}}},
+			Ports: []apinetv1alpha1.NetworkPolicyPort{{Protocol: &tcp, Port: 80}},
+		}},
+	}}
+	if err := e.c.Create(ctx, c2In); err != nil {
+		t.Fatal(err)
+	}
+	expect("union: c2 allowed on 80 by the second policy, despite the first one's except; 8080 still closed",
+		reaches(c2, "10.0.0.1", "80", "S"), reaches(c2, "10.0.0.1", "8080", ""), reaches(c1, "10.0.0.1", "80", "S"), reaches(c1, "10.0.0.1", "8080", ""))
+	if err := e.c.Delete(ctx, c2In); err != nil {
+		t.Fatal(err)
+	}
+	expect("second policy gone: the except holds again",
+		reaches(c1, "10.0.0.1", "80", "S"), reaches(c2, "10.0.0.1", "80", ""))
 
 	egress := &apinetv1alpha1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "client-out"}, Spec: apinetv1alpha1.NetworkPolicySpec{
 		NetworkRef:               corev1.LocalObjectReference{Name: "net1"},
