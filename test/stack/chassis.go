@@ -79,6 +79,11 @@ type ChassisOptions struct {
 // ovs-netdev.)
 func StartChassis(opts ChassisOptions, central *Central, fabric *Fabric) (*Chassis, error) {
 	dir := opts.Dir
+	// A chassis starts afresh: what a stopped or crashed stack left in dir
+	// (its database, sockets, pid files) is removed.
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -187,6 +187,9 @@ func (s *Stack) Down() {
 	if s.API != nil {
 		s.API.Stop()
 	}
+	// env.sh and stack.json describe a running stack only.
+	_ = os.Remove(filepath.Join(s.RunDir, "env.sh"))
+	_ = os.Remove(filepath.Join(s.RunDir, "stack.json"))
 }
 
 // RemoveNamespaces deletes every network namespace whose name starts with

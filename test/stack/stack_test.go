@@ -113,6 +113,23 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 			t.Errorf("process %d still running after Down", pid)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(dir, "env.sh")); err == nil {
+		t.Error("env.sh of the stopped stack is left")
+	}
+
+	// A second make run in the same directory works: the stack comes up
+	// afresh (no object or row of the first one), the controller writes
+	// the examples' Network again.
+	s, err = Up(Options{RunDir: dir, Nodes: []string{"my-node"}, Provider: provider})
+	if err != nil {
+		t.Fatalf("second Up in %s: %v", dir, err)
+	}
+	defer s.Down()
+	if err := s.StartController(bin, ControllerOptions{PublicPrefixes: []string{"10.0.0.0/24"}, NB: s.Central.NBEndpoint()}); err != nil {
+		t.Fatal(err)
+	}
+	waitShell(t, dir, "ovn-nbctl --bare --columns=name find Logical_Switch name=probe; kubectl get nic -A --no-headers 2>&1", "No resources found")
+	waitShell(t, dir, "kubectl apply -f "+samples+" >/dev/null && kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}'", "RowsWritten")
 }
 
 func zombie(pid int) bool {
