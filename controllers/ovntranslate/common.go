@@ -23,6 +23,22 @@ import (
 // API's events (a parent row, a transit address) is looked at again.
 const retryAfter = 5 * time.Second
 
+// ReasonPublicIPNotHeld: a NIC, Public LoadBalancer or NAT gateway names a
+// public address it does not hold (its PublicIPsClaimed condition says why);
+// the rows of the addresses it holds are written.
+const ReasonPublicIPNotHeld = "PublicIPNotHeld"
+
+// notHeldReason is the Ready reason of an object some of whose public IPs
+// have no rows: PublicIPNotHeld once its claims have failed, Pending while
+// they are in flight (the claim's event wakes the object).
+func notHeldReason(conds []metav1.Condition) string {
+	c := apinetv1alpha1.ConditionCopy(conds, conditionPublicIPsClaimed)
+	if c.Status == metav1.ConditionFalse && c.Reason != "Pending" {
+		return ReasonPublicIPNotHeld
+	}
+	return "Pending"
+}
+
 // patchCondition sets the Ready condition (status subresource) and records
 // a Warning event when it turns False with a new reason. The patch carries
 // the resourceVersion: a merge patch replaces the whole conditions list, and

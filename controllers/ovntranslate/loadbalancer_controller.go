@@ -97,9 +97,9 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, ReasonUnsupported,
 			fmt.Sprintf("not realized: IPv6 VIPs %s (IPv6 is not implemented yet); %d IPv4 VIPs with %d backends in rotation", strings.Join(v6, ", "), len(v4), len(backends)))
 	case len(v4) == 0:
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", "no IP of the load balancer is held yet")
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)")
 	case len(v4) < len(lb.Spec.IPs):
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
+		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions),
 			fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %d VIPs with %d backends in rotation", len(v4), len(lb.Spec.IPs), len(v4), len(backends)))
 	}
 	return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionTrue, "RowsWritten",

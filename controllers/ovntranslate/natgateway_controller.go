@@ -70,6 +70,10 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending",
 			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
+	if named := len(natIPsOf(gw)); len(held) < named {
+		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, notHeldReason(gw.Status.Conditions),
+			fmt.Sprintf("%d of %d NAT IPs held (see condition PublicIPsClaimed); %d snat rows written", len(held), named, len(want)))
+	}
 	return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
 }
 

@@ -34,9 +34,6 @@ const (
 const (
 	// ReasonUnsupported: parts of the object (IPv6) have no rows yet.
 	ReasonUnsupported = "Unsupported"
-	// ReasonPublicIPNotHeld: spec.publicIPs names an address the NIC does
-	// not hold (its PublicIPsClaimed condition says why).
-	ReasonPublicIPNotHeld = "PublicIPNotHeld"
 )
 
 // NetworkInterfaceReconciler writes a NIC's port, routes and public-IP NAT
@@ -114,7 +111,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	case len(built.NotRealized) > 0:
 		status, reason = metav1.ConditionFalse, ReasonUnsupported
 		msg = "not realized: " + strings.Join(built.NotRealized, ", ") + " (IPv6 is not implemented yet); " + msg + " with the IPv4 parts"
-	case len(unheld) > 0 && claimFailed(nic.Status.Conditions):
+	case len(unheld) > 0 && notHeldReason(nic.Status.Conditions) == ReasonPublicIPNotHeld:
 		status, reason = metav1.ConditionFalse, ReasonPublicIPNotHeld
 		msg = "public IPs " + strings.Join(unheld, ", ") + " are not held by this interface (see condition PublicIPsClaimed); " + msg + " without them"
 	case len(unheld)+len(unallocated) > 0:
@@ -138,12 +135,6 @@ func unheldPublicIPs(nic *apinetv1alpha1.NetworkInterface, realized []apinetv1al
 		}
 	}
 	return unheld, unallocated
-}
-
-// claimFailed: the NIC's public-IP claims failed for a reason other than waiting.
-func claimFailed(conds []metav1.Condition) bool {
-	c := apinetv1alpha1.ConditionCopy(conds, conditionPublicIPsClaimed)
-	return c.Status == metav1.ConditionFalse && c.Reason != "Pending"
 }
 
 // unrealize removes the NIC's rows (it keeps its finalizer) and reports why.

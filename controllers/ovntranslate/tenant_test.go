@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
@@ -82,6 +83,24 @@ func TestTenantSafety(t *testing.T) {
 	}
 	if got, want := nat(), string(pub)+",10.1.0.5"; got != want {
 		t.Errorf("dnat_and_snat rows = %q, want only A's %q", got, want)
+	}
+	// So do B's NAT gateway and Public LoadBalancer naming A's address:
+	// not Ready, and no row with it.
+	gwB := &apinetv1alpha1.NATGateway{ObjectMeta: metav1.ObjectMeta{Namespace: nsB, Name: "gw-b"}, Spec: apinetv1alpha1.NATGatewaySpec{
+		IPFamily: apinetv1alpha1.IPv4, NetworkRef: corev1.LocalObjectReference{Name: "net"}, PortsPerNetworkInterface: 1024,
+		IPs: []apinetv1alpha1.NATGatewayIP{{Name: "steal", IP: pub}}}}
+	lbB := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: nsB, Name: "lb-b"}, Spec: apinetv1alpha1.LoadBalancerSpec{
+		Type: apinetv1alpha1.LoadBalancerTypePublic, NetworkRef: corev1.LocalObjectReference{Name: "net"},
+		IPs: []apinetv1alpha1.PublicIPRequest{{Name: "steal", IP: pub}}}}
+	create(gwB)
+	create(lbB)
+	ready(t, c, gwB, func() []metav1.Condition { return gwB.Status.Conditions }, "False/PublicIPNotHeld: 0 of 1 NAT IPs held")
+	ready(t, c, lbB, func() []metav1.Condition { return lbB.Status.Conditions }, "False/PublicIPNotHeld: no IP of the load balancer is held")
+	if got := nbctl("--bare", "--columns=external_ip", "find", "NAT", "external_ip="+string(pub), "type=snat"); got != "" {
+		t.Errorf("B's NAT gateway wrote snat rows with A's address: %q", got)
+	}
+	if got := nbctl("--bare", "--columns=vips", "find", "Load_Balancer", "external_ids:"+ovn.KeyOwnerName+"=lb-b"); got != "" {
+		t.Errorf("B's load balancer has VIPs %q", got)
 	}
 
 	// A second NIC with A's address in the same Network waits. (Creation
