@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/conflict"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
@@ -127,7 +127,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		For(&apinetv1alpha1.NetworkInterface{}).
 		// ovn-controller marking a port installed (or OVS losing it) wakes its NIC.
 		WatchesRawSource(source.Channel(ovsEvents, &handler.EnqueueRequestForObject{})).
-		Complete(conflict.Requeue(&NetworkInterfaceReconciler{
+		Complete(patch.RequeueConflicts(&NetworkInterfaceReconciler{
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("ovnet-agent"),
 			NodeName: opts.NodeName, OVS: opts.OVS, Bridge: opts.Bridge, Devices: opts.Devices,
 		}))

@@ -29,7 +29,6 @@ import (
 	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/ovntest"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -179,12 +178,12 @@ func TestAgent(t *testing.T) {
 	if got := vsctl("list-ports", "br-int"); got != host {
 		t.Errorf("br-int ports %q, want %s", got, host)
 	}
-	if got := vsctl("get", "Interface", host, "external_ids:iface-id", "external_ids:attached-mac"); got != fmt.Sprintf("%q\n%q", rows.PortName(a), rows.MAC(a)) {
+	if got := vsctl("get", "Interface", host, "external_ids:iface-id", "external_ids:attached-mac"); got != fmt.Sprintf("%q\n%q", apinetv1alpha1.NetworkInterfacePortName(a), apinetv1alpha1.NetworkInterfaceMAC(a)) {
 		t.Errorf("iface-id, attached-mac = %q", got)
 	}
 	out, err := exec.Command("ip", "-n", netns, "-o", "link", "show", guest).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), rows.MAC(a)) || !strings.Contains(string(out), "UP") {
-		t.Errorf("guest end: %v %s (want MAC %s, up)", err, out, rows.MAC(a))
+	if err != nil || !strings.Contains(string(out), apinetv1alpha1.NetworkInterfaceMAC(a)) || !strings.Contains(string(out), "UP") {
+		t.Errorf("guest end: %v %s (want MAC %s, up)", err, out, apinetv1alpha1.NetworkInterfaceMAC(a))
 	}
 	vsctl("set", "Interface", host, "external_ids:ovn-installed=true")
 	attached(a, apinetv1alpha1.NetworkInterfaceStateReady, "Installed")

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
 
@@ -92,10 +90,10 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	}
 	if !up {
 		return ctrl.Result{RequeueAfter: pendingRecheck}, r.report(ctx, nic, dev, apinetv1alpha1.NetworkInterfaceStatePending, "WaitingForOVN",
-			fmt.Sprintf("%s is in %s as port %s; waiting for ovn-controller to install logical port %s", deviceName(dev), r.Bridge, dev.Port, rows.PortName(nic)))
+			fmt.Sprintf("%s is in %s as port %s; waiting for ovn-controller to install logical port %s", deviceName(dev), r.Bridge, dev.Port, apinetv1alpha1.NetworkInterfacePortName(nic)))
 	}
 	return ctrl.Result{}, r.report(ctx, nic, dev, apinetv1alpha1.NetworkInterfaceStateReady, "Installed",
-		fmt.Sprintf("%s is installed by OVN as logical port %s", deviceName(dev), rows.PortName(nic)))
+		fmt.Sprintf("%s is installed by OVN as logical port %s", deviceName(dev), apinetv1alpha1.NetworkInterfacePortName(nic)))
 }
 
 func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) error {
@@ -119,9 +117,9 @@ func deviceName(dev Device) string {
 	return "veth " + dev.Tap
 }
 
-// report writes state, device and the Attached condition; a new error
-// reason also becomes a Warning event. The patch carries the
-// resourceVersion because the controller writes conditions too.
+// report writes state, device and the Attached condition (locked: the
+// controller writes conditions too); a new error reason also becomes a
+// Warning event.
 func (r *NetworkInterfaceReconciler) report(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, dev Device, state apinetv1alpha1.NetworkInterfaceState, reason, msg string) error {
 	before := nic.DeepCopy()
 	nic.Status.State = state
@@ -134,16 +132,10 @@ func (r *NetworkInterfaceReconciler) report(ctx context.Context, nic *apinetv1al
 	if state != apinetv1alpha1.NetworkInterfaceStateReady {
 		status = metav1.ConditionFalse
 	}
-	old := apinetv1alpha1.ConditionCopy(nic.Status.Conditions, ConditionAttached)
-	meta.SetStatusCondition(&nic.Status.Conditions, metav1.Condition{Type: ConditionAttached, Status: status, Reason: reason, Message: msg, ObservedGeneration: nic.Generation})
-	if equality.Semantic.DeepEqual(before.Status, nic.Status) {
-		return nil
+	cond := metav1.Condition{Type: ConditionAttached, Status: status, Reason: reason, Message: msg}
+	old := patch.SetCondition(&nic.Status.Conditions, nic, cond)
+	if state == apinetv1alpha1.NetworkInterfaceStateError {
+		patch.Warn(r.Recorder, nic, old, cond, "Attach")
 	}
-	if state == apinetv1alpha1.NetworkInterfaceStateError && old.Reason != reason {
-		r.Recorder.Eventf(nic, nil, "Warning", reason, "Attach", "%s", msg)
-	}
-	if err := r.Status().Patch(ctx, nic, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
-		return fmt.Errorf("update status: %w", err)
-	}
-	return nil
+	return patch.Status(ctx, r.Client, before, nic, fieldOwner)
 }

@@ -5,7 +5,6 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
 
@@ -26,8 +25,8 @@ func PortRows(nic *apinetv1alpha1.NetworkInterface, dev Device, bridge string) [
 			Key:   uid + "/interface",
 			Model: &vswitchd.Interface{Name: dev.Port},
 			Extra: map[string]string{
-				"iface-id":     rows.PortName(nic),
-				"attached-mac": rows.MAC(nic),
+				"iface-id":     apinetv1alpha1.NetworkInterfacePortName(nic),
+				"attached-mac": apinetv1alpha1.NetworkInterfaceMAC(nic),
 				"iface-status": "active",
 			},
 			Parents: []ovn.Parent{{Table: vswitchd.PortTable, Column: "interfaces", Key: uid + "/port"}},

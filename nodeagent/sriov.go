@@ -17,7 +17,6 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/ovn/vswitchd"
 )
 
@@ -194,7 +193,7 @@ func (s *SRIOV) Attach(_ context.Context, nic *apinetv1alpha1.NetworkInterface) 
 	if err != nil {
 		return Device{}, &DeviceError{Reason: "VFFailed", Err: err}
 	}
-	mac, err := net.ParseMAC(rows.MAC(nic))
+	mac, err := net.ParseMAC(apinetv1alpha1.NetworkInterfaceMAC(nic))
 	if err != nil {
 		return Device{}, err
 	}

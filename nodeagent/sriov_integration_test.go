@@ -17,7 +17,6 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -111,11 +110,11 @@ func TestSRIOVAgent(t *testing.T) {
 	if a.Status.PCIAddress == nil || *a.Status.PCIAddress != (apinetv1alpha1.PCIAddress{Domain: "0000", Bus: "99", Slot: "00", Function: "0"}) || a.Status.TapDevice != nil {
 		t.Errorf("status: pciAddress %+v tapDevice %+v", a.Status.PCIAddress, a.Status.TapDevice)
 	}
-	if got := f.vsctl("get", "Interface", "rep0", "external_ids:iface-id", "external_ids:attached-mac"); got != fmt.Sprintf("%q\n%q", rows.PortName(a), rows.MAC(a)) {
+	if got := f.vsctl("get", "Interface", "rep0", "external_ids:iface-id", "external_ids:attached-mac"); got != fmt.Sprintf("%q\n%q", apinetv1alpha1.NetworkInterfacePortName(a), apinetv1alpha1.NetworkInterfaceMAC(a)) {
 		t.Errorf("rep0 iface-id, attached-mac = %q", got)
 	}
 	out, _ := exec.Command("ip", "-n", f.netns, "-o", "link", "show").CombinedOutput()
-	for _, want := range []string{"vf0@rep0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000\\    link/ether " + rows.MAC(a)} {
+	for _, want := range []string{"vf0@rep0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000\\    link/ether " + apinetv1alpha1.NetworkInterfaceMAC(a)} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("links lack %q:\n%s", want, out)
 		}
@@ -160,7 +159,7 @@ func TestSRIOVAgent(t *testing.T) {
 		}
 		return nil
 	})
-	if got := f.vsctl("get", "Interface", "rep0", "external_ids:iface-id"); got != fmt.Sprintf("%q", rows.PortName(c)) {
+	if got := f.vsctl("get", "Interface", "rep0", "external_ids:iface-id"); got != fmt.Sprintf("%q", apinetv1alpha1.NetworkInterfacePortName(c)) {
 		t.Errorf("rep0 now carries %s", got)
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/nodeagent"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
 // fakeSysfs lays out, on sriovnet's fake filesystem, a PF 0000:3b:00.0
@@ -102,7 +101,7 @@ func TestSRIOVOnFakeSysfs(t *testing.T) {
 	if err != nil || devB.Port != "pf0vf1" || devB.PCI.Function != "3" {
 		t.Fatalf("b: %+v %v", devB, err)
 	}
-	if got := strings.Join(links.calls, "; "); got != "vf-mac p0 0 "+rows.MAC(a)+"; vf-mac p0 0 "+rows.MAC(a)+"; vf-mac p0 1 "+rows.MAC(b) {
+	if got := strings.Join(links.calls, "; "); got != "vf-mac p0 0 "+apinetv1alpha1.NetworkInterfaceMAC(a)+"; vf-mac p0 0 "+apinetv1alpha1.NetworkInterfaceMAC(a)+"; vf-mac p0 1 "+apinetv1alpha1.NetworkInterfaceMAC(b) {
 		t.Errorf("netlink calls: %s", got)
 	}
 	// MaxVFs is 2 (the PF has 3): c waits with NoFreeVF.

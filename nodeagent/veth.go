@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
 // Veth carries each NetworkInterface on a veth pair: the host end goes into
@@ -63,7 +62,7 @@ func (v *Veth) Attach(_ context.Context, nic *apinetv1alpha1.NetworkInterface) (
 	} else if !isNotFound(err) {
 		return dev, fmt.Errorf("look up %s: %w", host, err)
 	}
-	mac, err := net.ParseMAC(rows.MAC(nic))
+	mac, err := net.ParseMAC(apinetv1alpha1.NetworkInterfaceMAC(nic))
 	if err != nil {
 		return dev, err
 	}

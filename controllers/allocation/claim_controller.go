@@ -18,6 +18,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // ipRequest is one public IP a claimer asks for.
@@ -30,7 +31,7 @@ type ipRequest struct {
 	familyGiven bool
 }
 
-// ClaimerKind adapts a kind that claims public IPs (reference §2.2).
+// ClaimerKind adapts a kind that claims public IPs (docs/allocation.md).
 type ClaimerKind struct {
 	Kind     string
 	Resource string
@@ -207,20 +208,17 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if len(r.Kind.requests(obj)) == 0 && findCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
 		return ctrl.Result{}, nil
 	}
-	statusBefore := obj.DeepCopyObject().(client.Object)
-	conds := r.Kind.conditions(obj)
+	before := obj.DeepCopyObject().(client.Object)
+	cond := metav1.Condition{Type: conditionIPsClaims, Status: metav1.ConditionTrue, Reason: "Claimed", Message: "all public IPs claimed"}
 	switch {
 	case len(problems) > 0:
-		setCondition(conds, obj.GetGeneration(), conditionIPsClaims, metav1.ConditionFalse, reason, strings.Join(problems, "; "))
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, reason, strings.Join(problems, "; ")
 	case pending:
-		setCondition(conds, obj.GetGeneration(), conditionIPsClaims, metav1.ConditionFalse, "Pending", "waiting for public IPs to be allocated")
-	default:
-		setCondition(conds, obj.GetGeneration(), conditionIPsClaims, metav1.ConditionTrue, "Claimed", "all public IPs claimed")
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "waiting for public IPs to be allocated"
 	}
-	if err := r.Status().Patch(ctx, obj, client.MergeFrom(statusBefore), fieldOwner); err != nil {
-		return ctrl.Result{}, fmt.Errorf("update %s status: %w", r.Kind.Kind, err)
-	}
-	return ctrl.Result{}, nil
+	patch.SetCondition(r.Kind.conditions(obj), obj, cond)
+	// The translators write the Ready condition of the same list: locked.
+	return ctrl.Result{}, patch.Status(ctx, r.Client, before, obj, fieldOwner)
 }
 
 // dynamic ensures the claimer's own IP object for entry e.

@@ -14,6 +14,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // NetworkReconciler gives every Network a VNI (spec.id): the given one if it
@@ -55,14 +56,15 @@ func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, fmt.Errorf("record spec.id: %w", err)
 		}
 	}
-	orig := nw.DeepCopy()
-	if id >= 0 {
-		setCondition(&nw.Status.Conditions, nw.Generation, apinetv1alpha1.ConditionIDAllocated, metav1.ConditionTrue, apinetv1alpha1.ReasonAllocated, "network ID "+nw.Spec.ID)
-	} else if setCondition(&nw.Status.Conditions, nw.Generation, apinetv1alpha1.ConditionIDAllocated, metav1.ConditionFalse, reason, message) {
-		warn(r.Recorder, nw, reason, actionAllocate, "%s", message)
+	before := nw.DeepCopy()
+	cond := metav1.Condition{Type: apinetv1alpha1.ConditionIDAllocated, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated, Message: "network ID " + nw.Spec.ID}
+	if id < 0 {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, reason, message
 	}
-	if err := r.Status().Patch(ctx, nw, client.MergeFrom(orig), fieldOwner); err != nil {
-		return ctrl.Result{}, fmt.Errorf("update Network status: %w", err)
+	old := patch.SetCondition(&nw.Status.Conditions, nw, cond)
+	patch.Warn(r.Recorder, nw, old, cond, actionAllocate)
+	if err := patch.Status(ctx, r.Client, before, nw, fieldOwner); err != nil {
+		return ctrl.Result{}, err
 	}
 	if id < 0 && (reason == apinetv1alpha1.ReasonPoolExhausted || reason == "IDAlreadyAllocated") {
 		return ctrl.Result{RequeueAfter: retryWaiting}, nil

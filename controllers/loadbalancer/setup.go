@@ -13,9 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // Setup registers the LoadBalancer, DaemonSet and scheduler controllers.
@@ -30,7 +30,7 @@ func Setup(mgr manager.Manager) error {
 		Owns(&apinetv1alpha1.LoadBalancerRouting{}).
 		// Target selectors follow the NICs of the namespace.
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(selectingLoadBalancers(c))).
-		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c})); err != nil {
+		Complete(patch.RequeueConflicts(&LoadBalancerReconciler{Client: c})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("daemonset").
@@ -38,7 +38,7 @@ func Setup(mgr manager.Manager) error {
 		Owns(&apinetv1alpha1.Instance{}).
 		// Node created or deleted (not updated): every DaemonSet looks again.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allDaemonSets(c)), builder.WithPredicates(createOrDelete())).
-		Complete(conflict.Requeue(&DaemonSetReconciler{Client: c})); err != nil {
+		Complete(patch.RequeueConflicts(&DaemonSetReconciler{Client: c})); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("scheduler").
@@ -46,7 +46,7 @@ func Setup(mgr manager.Manager) error {
 		// A new Node may take the Instances that found none.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(unboundInstances(c)), builder.WithPredicates(createOrDelete())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
-		Complete(conflict.Requeue(&Scheduler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-scheduler")}))
+		Complete(patch.RequeueConflicts(&Scheduler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-scheduler")}))
 }
 
 func createOrDelete() predicate.Funcs {

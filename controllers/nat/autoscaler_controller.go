@@ -11,14 +11,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/internal/names"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // DesiredIPs is how many NAT IPs a gateway needs for requested NICs with
-// ppni ports each, rounded up (decision 3: one more IP as soon as one NIC
+// ppni ports each, rounded up (docs/design.md decision 3: one more IP as soon as one NIC
 // waits), within [min, max] when set.
 func DesiredIPs(requested int64, ppni int32, min, max *int32) int {
 	perIP := int64(SlotsPerIP(ppni))
@@ -35,7 +35,7 @@ func DesiredIPs(requested int64, ppni int32, min, max *int32) int {
 	return desired
 }
 
-// AutoscalerReconciler grows and shrinks a gateway's spec.ips (§2.6):
+// AutoscalerReconciler grows and shrinks a gateway's spec.ips (docs/nat.md):
 // new entries have no IP (the allocation controllers pick one), removed
 // entries come off the end.
 type AutoscalerReconciler struct {
@@ -86,7 +86,7 @@ func SetupAutoscaler(mgr manager.Manager) error {
 			func(gw, a client.Object) bool {
 				return a.(*apinetv1alpha1.NATGatewayAutoscaler).Spec.NATGatewayRef.Name == gw.GetName()
 			}))).
-		Complete(conflict.Requeue(&AutoscalerReconciler{Client: c}))
+		Complete(patch.RequeueConflicts(&AutoscalerReconciler{Client: c}))
 }
 
 // Setup registers the NAT gateway and autoscaler controllers; NAT IPs

@@ -1,5 +1,5 @@
-// Package nat allocates NAT gateways' port blocks (reference §2.5 with
-// decisions 2 and 4) and scales their IPs (§2.6 with decision 3): the
+// Package nat allocates NAT gateways' port blocks (docs/nat.md;
+// docs/design.md decisions 2 and 4) and scales their IPs (decision 3): the
 // NATGateway controller claims eligible NetworkInterfaces through
 // spec.natGateways, gives each a block of portsPerNetworkInterface source
 // ports on one NAT IP, and records the blocks in the NATTable of the same
@@ -19,7 +19,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -32,10 +31,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 var (
@@ -292,7 +291,7 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 	gw.Status.UsedNATIPs = int64(len(plan.Slots))
 	gw.Status.RequestedNATIPs = int64(plan.Requested)
 	cond := metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
-		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested), ObservedGeneration: gw.Generation}
+		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested)}
 	// NICs deferred to the next round have blocks waiting for them.
 	if waiting := plan.Requested - len(plan.Slots) - deferred; waiting > 0 && heldIPs == 0 {
 		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
@@ -302,20 +301,9 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 		cond.Message = fmt.Sprintf("%d interfaces wait for a port block: %d NAT IPs with %d blocks of %d ports each are all in use",
 			waiting, heldIPs, SlotsPerIP(gw.Spec.PortsPerNetworkInterface), gw.Spec.PortsPerNetworkInterface)
 	}
-	old := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, ConditionPortsAvailable)
-	meta.SetStatusCondition(&gw.Status.Conditions, cond)
-	if before.Status.UsedNATIPs == gw.Status.UsedNATIPs && before.Status.RequestedNATIPs == gw.Status.RequestedNATIPs &&
-		old.Status == cond.Status && old.Message == cond.Message {
-		return nil
-	}
-	if cond.Reason == apinetv1alpha1.ReasonPortsExhausted && old.Reason != cond.Reason {
-		r.Recorder.Eventf(gw, nil, "Warning", cond.Reason, "Allocate", "%s", cond.Message)
-	}
-	err := r.Status().Patch(ctx, gw, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner)
-	if err != nil {
-		return fmt.Errorf("update status: %w", err)
-	}
-	return nil
+	old := patch.SetCondition(&gw.Status.Conditions, gw, cond)
+	patch.Warn(r.Recorder, gw, old, cond, "Allocate", "Pending")
+	return patch.Status(ctx, r.Client, before, gw, fieldOwner)
 }
 
 // SetupNATGateway registers the controller: a gateway is reconciled when it
@@ -333,7 +321,7 @@ func SetupNATGateway(mgr manager.Manager, scope publicip.Scope) error {
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfNIC))).
-		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: scope, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
+		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: scope, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
 func gateways(c client.Client, keep func(event, gw client.Object) bool) handler.MapFunc {

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 )
 
@@ -39,10 +38,9 @@ func notHeldReason(conds []metav1.Condition) string {
 	return "Pending"
 }
 
-// patchCondition sets the Ready condition (status subresource) and records
-// a Warning event when it turns False with a new reason. The patch carries
-// the resourceVersion: a merge patch replaces the whole conditions list, and
-// the node agent writes conditions of the same object.
+// patchCondition sets the Ready condition and writes it (internal/patch):
+// only on change, with a Warning event when it turns False with a new
+// reason.
 func patchCondition(ctx context.Context, c client.Client, rec recorder.EventRecorder, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
 	return patchStatus(ctx, c, rec, obj.DeepCopyObject().(client.Object), obj, conds, status, reason, msg)
 }
@@ -51,18 +49,10 @@ func patchCondition(ctx context.Context, c client.Client, rec recorder.EventReco
 // changes the caller made to obj since the copy before: one write per
 // reconcile instead of two.
 func patchStatus(ctx context.Context, c client.Client, rec recorder.EventRecorder, before, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
-	old := apinetv1alpha1.ConditionCopy(*conds, apinetv1alpha1.ConditionReady)
-	if !meta.SetStatusCondition(conds, metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration()}) &&
-		equality.Semantic.DeepEqual(before, obj) {
-		return nil
-	}
-	if status == metav1.ConditionFalse && old.Reason != reason && reason != "Pending" {
-		rec.Eventf(obj, nil, "Warning", reason, "Translate", "%s", msg)
-	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
-		return fmt.Errorf("update status: %w", err)
-	}
-	return nil
+	cond := metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg}
+	old := patch.SetCondition(conds, obj, cond)
+	patch.Warn(rec, obj, old, cond, "Translate", "Pending")
+	return patch.Status(ctx, c, before, obj, fieldOwner)
 }
 
 // removeRows deletes obj's rows, then its finalizer: the reconcileDelete of

@@ -105,7 +105,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	}
 	before := nic.DeepCopy()
 	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, r.natIPs(nic)
-	status, reason, msg := metav1.ConditionTrue, "RowsWritten", "port "+rows.PortName(nic)+" written"
+	status, reason, msg := metav1.ConditionTrue, "RowsWritten", "port "+apinetv1alpha1.NetworkInterfacePortName(nic)+" written"
 	unheld, unallocated := unheldPublicIPs(nic, built.PublicIPs)
 	switch {
 	case len(built.NotRealized) > 0:

@@ -12,6 +12,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
@@ -109,9 +110,9 @@ func (r *NetworkReconciler) setPeeringStatus(ctx context.Context, nw *apinetv1al
 	if equality.Semantic.DeepEqual(want, nw.Status.Peerings) || (len(want) == 0 && len(nw.Status.Peerings) == 0) {
 		return nil
 	}
-	patch := client.MergeFromWithOptions(nw.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	before := nw.DeepCopy()
 	nw.Status.Peerings = want
-	return r.Status().Patch(ctx, nw, patch, fieldOwner)
+	return patch.Status(ctx, r.Client, before, nw, fieldOwner)
 }
 
 // peeringNetworks maps a Network or NIC event to the Networks that peer

@@ -23,10 +23,10 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
-	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -101,7 +101,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
 		WatchesRawSource(drift.source("Network")).
-		Complete(conflict.Requeue(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
+		Complete(patch.RequeueConflicts(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
@@ -112,7 +112,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("natgateways"))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
 		WatchesRawSource(drift.source("NATGateway")).
-		Complete(conflict.Requeue(&NATGatewayReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
+		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
@@ -125,7 +125,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "loadbalancers"))).
 		WatchesRawSource(drift.source("LoadBalancer")).
-		Complete(conflict.Requeue(&LoadBalancerReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
+		Complete(patch.RequeueConflicts(&LoadBalancerReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("networkpolicy-ovn").For(&apinetv1alpha1.NetworkPolicy{}).
@@ -133,7 +133,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.NetworkPolicyRule{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(policiesOfNamespace(c))).
 		WatchesRawSource(drift.source("NetworkPolicy")).
-		Complete(conflict.Requeue(&NetworkPolicyReconciler{Client: c, NB: opts.NB})); err != nil {
+		Complete(patch.RequeueConflicts(&NetworkPolicyReconciler{Client: c, NB: opts.NB})); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
@@ -149,7 +149,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.LoadBalancer{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
 		// Its rows (and its snat rows) changed or deleted in OVN.
 		WatchesRawSource(drift.source(kindNetworkInterface)).
-		Complete(conflict.Requeue(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec}))
+		Complete(patch.RequeueConflicts(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec}))
 }
 
 func allNetworks(c client.Client) handler.MapFunc {

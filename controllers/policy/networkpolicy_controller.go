@@ -1,6 +1,6 @@
 // Package policy writes, for each NetworkPolicy, the NetworkPolicyRule of
-// the same name (reference §2.10, done by another component in the
-// original; decisions 7 and 8): the Ready NetworkInterfaces it targets and
+// the same name (docs/policy.md; docs/design.md
+// decisions 7 and 8): the Ready NetworkInterfaces it targets and
 // its rules with their peers resolved to addresses. The OVN ACLs are
 // written from the rule by controllers/ovntranslate (ovn/rows/policy.go).
 package policy
@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/conflict"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // DefaultPriority of a policy without one.
@@ -87,7 +87,7 @@ func (r *NetworkPolicyReconciler) reconcile(ctx context.Context, np *apinetv1alp
 // the Ready NICs of its network whose labels match its selector (sorted);
 // per ingress/egress rule the ports as given, the ipBlocks of its peers,
 // and the host prefixes of its object peers — Ready NICs of the network,
-// or LoadBalancers of the network (decision 8; entries without an IP are
+// or LoadBalancers of the network (docs/design.md decision 8; entries without an IP are
 // skipped).
 func RuleFor(np *apinetv1alpha1.NetworkPolicy, nw *apinetv1alpha1.Network, nics []apinetv1alpha1.NetworkInterface, lbs []apinetv1alpha1.LoadBalancer) (*apinetv1alpha1.NetworkPolicyRule, error) {
 	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.NetworkInterfaceSelector)
@@ -199,7 +199,7 @@ func Setup(mgr manager.Manager) error {
 		Watches(&apinetv1alpha1.NetworkInterface{}, all).
 		Watches(&apinetv1alpha1.LoadBalancer{}, all).
 		Watches(&apinetv1alpha1.Network{}, all).
-		Complete(conflict.Requeue(&NetworkPolicyReconciler{Client: c}))
+		Complete(patch.RequeueConflicts(&NetworkPolicyReconciler{Client: c}))
 }
 
 func policiesOfNamespace(c client.Client) handler.MapFunc {

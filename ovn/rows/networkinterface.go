@@ -2,7 +2,6 @@ package rows
 
 import (
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strings"
@@ -35,18 +34,6 @@ type NetworkInterfaceRows struct {
 	NotRealized []string
 }
 
-// PortName is the NIC's logical switch port; the node agent sets it as the
-// OVS interface's external_ids:iface-id.
-func PortName(nic *apinetv1alpha1.NetworkInterface) string { return nic.Namespace + "/" + nic.Name }
-
-// MAC is the NIC's MAC address: locally administered, derived from its UID.
-func MAC(nic *apinetv1alpha1.NetworkInterface) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(nic.UID))
-	s := h.Sum64()
-	return fmt.Sprintf("0a:%02x:%02x:%02x:%02x:%02x", byte(s>>32), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
-}
-
 // NetworkInterfaceRowsFor: a switch port with the NIC's MAC and IPs, port
 // security that also admits its prefixes, bound to its node's chassis; per
 // IP a /32 route out of the internal router port (the guest answers ARP
@@ -70,7 +57,7 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 	if !v4.IsValid() {
 		return out, fmt.Errorf("NetworkInterface %s/%s has no IPv4 address (IPv6-only interfaces are not supported yet)", nic.Namespace, nic.Name)
 	}
-	mac := MAC(nic)
+	mac := apinetv1alpha1.NetworkInterfaceMAC(nic)
 	key := func(k string) string { return string(nic.UID) + "/" + k }
 	security := []string{mac, v4.String()}
 	uid := string(nw.UID)
@@ -114,7 +101,7 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 		})
 	}
 	port := &nbdb.LogicalSwitchPort{
-		Name:         PortName(nic),
+		Name:         apinetv1alpha1.NetworkInterfacePortName(nic),
 		Addresses:    []string{mac + " " + v4.String()},
 		PortSecurity: []string{strings.Join(security, " ")},
 	}

@@ -69,8 +69,8 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mac := rows.MAC(n)
-	if mac != rows.MAC(n.DeepCopy()) || !strings.HasPrefix(mac, "0a:") {
+	mac := apinetv1alpha1.NetworkInterfaceMAC(n)
+	if mac != apinetv1alpha1.NetworkInterfaceMAC(n.DeepCopy()) || !strings.HasPrefix(mac, "0a:") {
 		t.Fatalf("MAC %s not stable or not locally administered", mac)
 	}
 	lsp := got.Rows[0].Model.(*nbdb.LogicalSwitchPort)

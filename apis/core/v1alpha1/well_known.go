@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -134,4 +135,19 @@ func ParseIPAddressName(name string) (netip.Addr, error) {
 		b[2*i], b[2*i+1] = byte(v>>8), byte(v)
 	}
 	return netip.AddrFrom16(b), nil
+}
+
+// NetworkInterfacePortName is the NIC's OVN logical switch port: the
+// controller names the port so, and the node agent sets it as the OVS
+// interface's external_ids:iface-id.
+func NetworkInterfacePortName(nic *NetworkInterface) string { return nic.Namespace + "/" + nic.Name }
+
+// NetworkInterfaceMAC is the NIC's MAC address, locally administered and
+// derived from its UID: the port's address in OVN and the guest end's on
+// the node.
+func NetworkInterfaceMAC(nic *NetworkInterface) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(nic.UID))
+	s := h.Sum64()
+	return fmt.Sprintf("0a:%02x:%02x:%02x:%02x:%02x", byte(s>>32), byte(s>>24), byte(s>>16), byte(s>>8), byte(s))
 }

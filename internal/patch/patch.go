@@ -1,0 +1,87 @@
+// Package patch is how every ovnet reconciler writes what it changed: the
+// status once per reconcile, only when it changed, and locked (several
+// controllers write conditions of one object, and a merge patch replaces
+// the whole conditions list); a write conflict means "read again", not a
+// failure.
+//
+// A reconcile takes a copy of the object before it changes the status,
+// sets conditions with SetCondition, and ends with Status:
+//
+//	before := obj.DeepCopy()
+//	old := patch.SetCondition(&obj.Status.Conditions, obj, cond)
+//	patch.Warn(rec, obj, old, cond, "Translate")
+//	return patch.Status(ctx, c, before, obj, fieldOwner)
+package patch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+)
+
+// Status writes obj's status subresource as it is now, against before (the
+// copy taken before the reconcile changed it). Nothing is sent when nothing
+// changed: a reconcile with nothing to do writes nothing. The patch carries
+// the resourceVersion, so a concurrent writer's change is never lost; the
+// conflict comes back to RequeueConflicts.
+func Status(ctx context.Context, c client.Client, before, obj client.Object, owner client.FieldOwner) error {
+	if equality.Semantic.DeepEqual(before, obj) {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), owner); err != nil {
+		return fmt.Errorf("update %s status: %w", obj.GetName(), err)
+	}
+	return nil
+}
+
+// SetCondition sets cond (with obj's generation observed) in conds and
+// returns the condition of that type it replaces (empty when new).
+func SetCondition(conds *[]metav1.Condition, obj client.Object, cond metav1.Condition) metav1.Condition {
+	var old metav1.Condition
+	if c := meta.FindStatusCondition(*conds, cond.Type); c != nil {
+		old = *c
+	}
+	cond.ObservedGeneration = obj.GetGeneration()
+	meta.SetStatusCondition(conds, cond)
+	return old
+}
+
+// Warn records a Warning event when cond is False with a reason other than
+// old's: each new failure once, not each reconcile. Waiting reasons (quiet)
+// are not failures.
+func Warn(rec recorder.EventRecorder, obj client.Object, old, cond metav1.Condition, action string, quiet ...string) {
+	if cond.Status != metav1.ConditionFalse || old.Reason == cond.Reason && old.Status == cond.Status {
+		return
+	}
+	for _, q := range quiet {
+		if cond.Reason == q {
+			return
+		}
+	}
+	rec.Eventf(obj, nil, "Warning", cond.Reason, action, "%s", cond.Message)
+}
+
+// ConflictRetry is how soon an object whose write conflicted is read again.
+const ConflictRetry = 100 * time.Millisecond
+
+// RequeueConflicts wraps a reconciler: a conflict error becomes a requeue
+// after ConflictRetry without an error. Returned as an error, it would grow
+// the object's exponential backoff until, under load, it waits for minutes.
+func RequeueConflicts(r reconcile.Reconciler) reconcile.Reconciler {
+	return reconcile.Func(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+		res, err := r.Reconcile(ctx, req)
+		if err != nil && apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: ConflictRetry}, nil
+		}
+		return res, err
+	})
+}
