@@ -33,8 +33,9 @@ func claimedBy(t *testing.T, c client.Client, ip *apinetv1alpha1.IP) string {
 	return ip.Spec.ClaimRef.Resource + "/" + ip.Spec.ClaimRef.Name
 }
 
-// TestPublicIPClaims covers reference §2.2 for NetworkInterfaces,
-// LoadBalancers and NATGateways, and decision 16.
+// TestPublicIPClaims covers public-IP claims (docs/allocation.md) of
+// NetworkInterfaces, LoadBalancers and NATGateways, and docs/design.md
+// decision 14.
 func TestPublicIPClaims(t *testing.T) {
 	env := testenv.Start(t)
 	startManager(t, env, []string{"10.0.0.0/24", "fd00::/120"}, 200, 8388607)
@@ -66,7 +67,7 @@ func TestPublicIPClaims(t *testing.T) {
 	}
 
 	// An explicit entry whose IP object does not exist yet: a condition and
-	// an event (decision 16); the claim completes once the IP appears.
+	// an event (docs/design.md decision 14); the claim completes once the IP appears.
 	b := nic(ns, "nic-b", apinetv1alpha1.PublicIPRequest{Name: "ext", IP: "10.0.0.77"})
 	if err := c.Create(ctx, b); err != nil {
 		t.Fatal(err)
@@ -223,7 +224,7 @@ func TestPublicIPClaims(t *testing.T) {
 }
 
 // TestNATRelease: a NIC's natGateways entry goes when its gateway is gone
-// (decision 2), and stays while it exists.
+// (docs/design.md decision 2), and stays while it exists.
 func TestNATRelease(t *testing.T) {
 	env := testenv.Start(t)
 	startManager(t, env, []string{"10.0.0.0/24"}, 200, 8388607)

@@ -57,7 +57,7 @@ func claimerByResource(resource string) *ClaimerKind {
 }
 
 // NATReleaseReconciler drops NetworkInterface.spec.natGateways entries whose
-// NATGateway no longer exists (decision 2: the entry really goes).
+// NATGateway no longer exists (docs/design.md decision 2: the entry really goes).
 type NATReleaseReconciler struct {
 	client.Client
 	APIReader client.Reader

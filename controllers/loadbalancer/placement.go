@@ -92,7 +92,7 @@ type Placed struct {
 	Node     *apinetv1alpha1.Node
 }
 
-// Feasible returns the nodes inst may run on (reference §2.8): its
+// Feasible returns the nodes inst may run on (docs/loadbalancer.md): its
 // required node affinity; instance anti-affinity both ways against the
 // placed instances of its namespace (nodes without the topology key are
 // not restricted); topology spread (only nodes with every key; hard).

@@ -17,7 +17,7 @@ import (
 // ReasonOutOfCapacity: no Node can take an Instance.
 const ReasonOutOfCapacity = "OutOfCapacity"
 
-// Scheduler binds unbound Instances to Nodes (reference §2.8): the
+// Scheduler binds unbound Instances to Nodes (docs/loadbalancer.md): the
 // feasible nodes (Feasible), then the least loaded. It runs one reconcile
 // at a time and remembers its own bindings until the cache shows them, so
 // that back-to-back decisions see each other.

@@ -29,7 +29,7 @@ type LoadBalancerInput struct {
 	Backends []netip.Addr
 }
 
-// LoadBalancerRows (ovn-topology.md §2.6): per protocol of its ports one
+// LoadBalancerRows (docs/ovn-mapping.md): per protocol of its ports one
 // OVN Load_Balancer (`<ns>/<name>/<protocol>`) whose VIPs are every LB IP
 // with every port (ranges expanded) mapped to the backends on the same
 // port; without ports one IP-only Load_Balancer (`<ns>/<name>/all`, all

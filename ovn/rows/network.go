@@ -12,7 +12,7 @@ import (
 
 // RouterTunnelKeyOffset: a Network's router has tunnel key VNI + 2^23, a
 // range disjoint from the switches' (VNI), so northd never re-keys one for
-// the other (ovn-topology.md §4 items 6-8).
+// the other (docs/ovn-mapping.md).
 const RouterTunnelKeyOffset = 1 << 23
 
 // MaxVNI is the largest VNI whose router key stays a valid tunnel key.
@@ -67,7 +67,7 @@ func NetworkKey(uid, key string) string { return uid + "/" + key }
 // NetworkRows: one switch (tunnel key = VNI) and one router (VNI + 2^23),
 // joined by a router port at 169.254.0.1/32; a distributed gateway port with
 // a transit address on the provider switch, on the gateway chassis; a
-// default route to the provider's next hop (ovn-topology.md §2.2).
+// default route to the provider's next hop (docs/ovn-mapping.md).
 func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 	nw := in.Network
 	if in.VNI < 1 || in.VNI > MaxVNI {

@@ -65,7 +65,7 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	waitShell(t, dir, "kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"IDAllocated\")].reason}'", "Allocated")
 	waitShell(t, dir, "kubectl get networkid -o jsonpath='{.items[0].spec.claimRef.name}'", "my-network")
 	// The example gateway names 10.0.0.3, for which no IP object exists:
-	// it says so instead of failing silently (decision 16).
+	// it says so instead of failing silently (docs/design.md decision 14).
 	waitShell(t, dir, "kubectl get natgateway my-nat-gateway -o jsonpath='{.status.conditions[0].reason}'", "IPNotFound")
 
 	// The Network is written to OVN; the NIC waits for its Node and says so.
@@ -83,6 +83,8 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 		pids = append(pids, d.cmd.Process.Pid)
 	}
 	waitShell(t, dir, "kubectl get nodes.core.apinet.ironcore.dev -o jsonpath='{.items[*].metadata.annotations.apinet\\.ironcore\\.dev/ovn-chassis}'", "my-node node-2 node-3")
+	// Kinds whose plural is also Kubernetes' have short names of ours.
+	waitShell(t, dir, "kubectl get apnode,apnetpol,apds,ipaddr -A -o name | cut -d/ -f1 | sort -u | tr '\\n' ' '", "daemonset.core.apinet.ironcore.dev ipaddress.core.apinet.ironcore.dev node.core.apinet.ironcore.dev")
 	waitShell(t, dir, "kubectl get nic my-nic -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.state}'", "RowsWritten Ready")
 	out, err = exec.Command(filepath.Join(bin, "ovnet-dev"), "vm", "attach", "--run-dir", dir, "default/my-nic").CombinedOutput()
 	if err != nil {

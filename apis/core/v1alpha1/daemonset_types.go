@@ -33,7 +33,7 @@ type DaemonSetStatus struct {
 // DaemonSet runs one Instance on every eligible Node.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Namespaced,categories=apinet
+// +kubebuilder:resource:scope=Namespaced,categories=apinet,shortName=apds
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 type DaemonSet struct {

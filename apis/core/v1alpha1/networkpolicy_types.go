@@ -102,7 +102,7 @@ type NetworkPolicyPort struct {
 
 // NetworkPolicy allows traffic to and from the interfaces it selects.
 // +kubebuilder:object:root=true
-// +kubebuilder:resource:scope=Namespaced,categories=apinet
+// +kubebuilder:resource:scope=Namespaced,categories=apinet,shortName=apnetpol
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.networkRef.name`
 // +kubebuilder:printcolumn:name="Nic-Selector",type=string,JSONPath=`.spec.networkInterfaceSelector`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -12,7 +12,7 @@ type NodeStatus struct{}
 // agent registers it.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Cluster,categories=apinet
+// +kubebuilder:resource:scope=Cluster,categories=apinet,shortName=apnode
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Node struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -11,9 +11,9 @@ import (
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
-// The seed manifests users were promised (manifests/samples, copied from
-// shared/seed/manifests) must apply unchanged, and kubectl get must show
-// the printer columns.
+// The example manifests users were promised (manifests/samples) must
+// apply unchanged, and kubectl get must show the printer columns. Where the
+// API contract's own copy sits beside the checkout, the two must agree.
 func TestSeedManifestsApply(t *testing.T) {
 	samples := filepath.Join(testenv.RepoRoot(), "manifests", "samples")
 	if shared := filepath.Join(testenv.RepoRoot(), "..", "shared", "seed", "manifests"); dirExists(shared) {
