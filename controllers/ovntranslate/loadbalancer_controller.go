@@ -10,11 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
-	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
@@ -23,25 +23,30 @@ import (
 // holds, its backends the routing's destinations whose interface is in
 // service.
 type LoadBalancerReconciler struct {
-	client.Client
-	NB       *ovn.Client
-	Scope    publicip.Scope
-	Recorder recorder.EventRecorder
+	translator[*apinetv1alpha1.LoadBalancer]
+	Scope publicip.Scope
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancerroutings,verbs=get;list;watch
 
-func (r *LoadBalancerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	lb := &apinetv1alpha1.LoadBalancer{}
-	if err := r.Get(ctx, req.NamespacedName, lb); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !lb.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, lb)
-	}
-	return r.reconcile(ctx, lb)
+func setupLoadBalancer(d deps) error {
+	r := &LoadBalancerReconciler{Scope: d.scope}
+	r.translator = translatorFor(d, "LoadBalancer", func() *apinetv1alpha1.LoadBalancer { return &apinetv1alpha1.LoadBalancer{} },
+		func(lb *apinetv1alpha1.LoadBalancer) *[]metav1.Condition { return &lb.Status.Conditions })
+	r.translate = r.reconcile
+	return ctrl.NewControllerManagedBy(d.mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
+		// The routing of the same name holds the backends.
+		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfNetwork))).
+		// A backend's state takes it in or out of rotation; an IP claimed
+		// by a Public LB becomes a VIP.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfNIC))).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfIP))).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(d.c, "loadbalancers"))).
+		WatchesRawSource(d.drift.source("LoadBalancer")).
+		Complete(patch.RequeueConflicts(r))
 }
 
 func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) (ctrl.Result, error) {
@@ -50,7 +55,7 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 		return ctrl.Result{}, err
 	}
 	if nw == nil {
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending", missing)
+		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, "Pending", missing)
 	}
 	if vips := internalVIPs(lb); len(vips) > 0 {
 		conflict, err := conflictOf(ctx, r.Client, userOf("LoadBalancer", lb, vips), lb.Namespace, nw.Name)
@@ -61,7 +66,7 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 			if _, err := r.NB.Delete(ctx, ownerOf(lb, "LoadBalancer")); err != nil {
 				return ctrl.Result{}, err
 			}
-			return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, ReasonIPConflict, conflict)
+			return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonIPConflict, conflict)
 		}
 	}
 	vips, err := r.vips(ctx, lb)
@@ -74,15 +79,10 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	}
 	want, err := rows.LoadBalancerRows(rows.LoadBalancerInput{LB: lb, Network: nw, VIPs: vips, Backends: backends})
 	if err != nil {
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, "Invalid", err.Error())
+		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, "Invalid", err.Error())
 	}
-	if written, err := writeRows(ctx, r.Client, r.NB, lb, "LoadBalancer", want); err != nil || !written {
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		// The Network's rows are not written yet; its update wakes us too.
-		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, lb, metav1.ConditionFalse, "Pending",
-			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+	if res, ok, err := r.write(ctx, lb, nw.Name, want); !ok {
+		return res, err
 	}
 	var v4, v6 []string
 	for _, v := range vips {
@@ -94,15 +94,15 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	}
 	switch {
 	case len(v6) > 0:
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, ReasonUnsupported,
+		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonUnsupported,
 			fmt.Sprintf("not realized: IPv6 VIPs %s (IPv6 is not implemented yet); %d IPv4 VIPs with %d backends in rotation", strings.Join(v6, ", "), len(v4), len(backends)))
 	case len(v4) == 0:
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)")
+		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)")
 	case len(v4) < len(lb.Spec.IPs):
-		return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions),
+		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions),
 			fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %d VIPs with %d backends in rotation", len(v4), len(lb.Spec.IPs), len(v4), len(backends)))
 	}
-	return ctrl.Result{}, r.setReady(ctx, lb, metav1.ConditionTrue, "RowsWritten",
+	return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionTrue, "RowsWritten",
 		fmt.Sprintf("%d VIPs with %d backends in rotation", len(v4), len(backends)))
 }
 
@@ -147,12 +147,4 @@ func (r *LoadBalancerReconciler) backends(ctx context.Context, lb *apinetv1alpha
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-func (r *LoadBalancerReconciler) reconcileDelete(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
-	return removeRows(ctx, r.Client, r.NB, lb, "LoadBalancer")
-}
-
-func (r *LoadBalancerReconciler) setReady(ctx context.Context, lb *apinetv1alpha1.LoadBalancer, status metav1.ConditionStatus, reason, msg string) error {
-	return patchCondition(ctx, r.Client, r.Recorder, lb, &lb.Status.Conditions, status, reason, msg)
 }

@@ -8,36 +8,39 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
-	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
 // NATGatewayReconciler writes a NAT gateway's snat rows
 // (ovn/rows/natgateway.go) from its NATTable into its Network's router.
 type NATGatewayReconciler struct {
-	client.Client
-	NB       *ovn.Client
-	Scope    publicip.Scope
-	Recorder recorder.EventRecorder
+	translator[*apinetv1alpha1.NATGateway]
+	Scope publicip.Scope
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nattables,verbs=get;list;watch
 
-func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	gw := &apinetv1alpha1.NATGateway{}
-	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !gw.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, gw)
-	}
-	return r.reconcile(ctx, gw)
+func setupNATGateway(d deps) error {
+	r := &NATGatewayReconciler{Scope: d.scope}
+	r.translator = translatorFor(d, "NATGateway", func() *apinetv1alpha1.NATGateway { return &apinetv1alpha1.NATGateway{} },
+		func(gw *apinetv1alpha1.NATGateway) *[]metav1.Condition { return &gw.Status.Conditions })
+	r.translate = r.reconcile
+	return ctrl.NewControllerManagedBy(d.mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
+		// The table of the same name holds the port blocks.
+		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(d.c))).
+		// What the gateway holds.
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("natgateways"))).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(d.c, "natgateways"))).
+		WatchesRawSource(d.drift.source("NATGateway")).
+		Complete(patch.RequeueConflicts(r))
 }
 
 func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1.NATGateway) (ctrl.Result, error) {
@@ -46,7 +49,7 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 		return ctrl.Result{}, err
 	}
 	if nw == nil {
-		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending", missing)
+		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, "Pending", missing)
 	}
 	table := &apinetv1alpha1.NATTable{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
@@ -60,21 +63,16 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	}
 	want, err := rows.NATGatewayRows(rows.NATGatewayInput{Gateway: gw, Network: nw, Table: table, Held: held})
 	if err != nil {
-		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, "Unsupported", err.Error())
+		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, "Unsupported", err.Error())
 	}
-	if written, err := writeRows(ctx, r.Client, r.NB, gw, "NATGateway", want); err != nil || !written {
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		// The Network's rows are not written yet; its update wakes us too.
-		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, gw, metav1.ConditionFalse, "Pending",
-			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+	if res, ok, err := r.write(ctx, gw, nw.Name, want); !ok {
+		return res, err
 	}
 	if named := len(natIPsOf(gw)); len(held) < named {
-		return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionFalse, notHeldReason(gw.Status.Conditions),
+		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, notHeldReason(gw.Status.Conditions),
 			fmt.Sprintf("%d of %d NAT IPs held (see condition PublicIPsClaimed); %d snat rows written", len(held), named, len(want)))
 	}
-	return ctrl.Result{}, r.setReady(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
+	return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
 }
 
 // natIPsOf are the addresses a NAT gateway names.
@@ -84,12 +82,4 @@ func natIPsOf(gw *apinetv1alpha1.NATGateway) []apinetv1alpha1.IPAddr {
 		out = append(out, e.IP)
 	}
 	return out
-}
-
-func (r *NATGatewayReconciler) reconcileDelete(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
-	return removeRows(ctx, r.Client, r.NB, gw, "NATGateway")
-}
-
-func (r *NATGatewayReconciler) setReady(ctx context.Context, gw *apinetv1alpha1.NATGateway, status metav1.ConditionStatus, reason, msg string) error {
-	return patchCondition(ctx, r.Client, r.Recorder, gw, &gw.Status.Conditions, status, reason, msg)
 }

@@ -11,10 +11,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -22,37 +23,41 @@ import (
 // NetworkReconciler writes a Network's switch, router, gateway port and
 // default route (ovn/rows/network.go) once its VNI is allocated.
 type NetworkReconciler struct {
-	client.Client
+	translator[*apinetv1alpha1.Network]
 	// APIReader reads around the cache (see allocation.TakeAddress).
 	APIReader client.Reader
-	NB        *ovn.Client
 	Provider  rows.Provider
 	Transit   *allocation.IPPool
-	Recorder  recorder.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nodes,verbs=get;list;watch
 
-func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	nw := &apinetv1alpha1.Network{}
-	if err := r.Get(ctx, req.NamespacedName, nw); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !nw.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, nw)
-	}
-	return r.reconcile(ctx, nw)
+func setupNetwork(d deps, transit *allocation.IPPool) error {
+	r := &NetworkReconciler{APIReader: d.mgr.GetAPIReader(), Provider: d.provider, Transit: transit}
+	r.translator = translatorFor(d, "Network", func() *apinetv1alpha1.Network { return &apinetv1alpha1.Network{} },
+		func(nw *apinetv1alpha1.Network) *[]metav1.Condition { return &nw.Status.Conditions })
+	r.translate = r.reconcile
+	return ctrl.NewControllerManagedBy(d.mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
+		// The gateway chassis follow the gateway Nodes.
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(d.c))).
+		// ... and the nodes of Public LoadBalancers' Instances.
+		Watches(&apinetv1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(networkOfInstance)).
+		// Peerings: a peer's listing and its NICs.
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(d.c))).
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(d.c))).
+		WatchesRawSource(d.drift.source("Network")).
+		Complete(patch.RequeueConflicts(r))
 }
 
 func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Network) (ctrl.Result, error) {
 	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
 	if nw.Spec.ID == "" || err != nil || !idAllocated(nw) {
-		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Pending", "waiting for the network ID")
+		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Pending", "waiting for the network ID")
 	}
 	if vni > rows.MaxVNI {
-		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
+		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
 			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
 	}
 	if controllerutil.AddFinalizer(nw, Finalizer) {
@@ -67,7 +72,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{}, err
 	}
 	if !ok {
-		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
+		return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
 			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix))
 	}
 	gateways, err := r.gateways(ctx, nw, vni)
@@ -76,7 +81,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	}
 	want, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: transit, Provider: r.Provider, Gateways: gateways})
 	if err != nil {
-		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
+		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
 	}
 	peers, own, peeringStates, err := r.peers(ctx, nw)
 	if err != nil {
@@ -84,12 +89,12 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	}
 	peering, err := rows.PeeringRows(rows.PeeringInput{Network: nw, VNI: vni, Peers: peers, Own: own})
 	if err != nil {
-		return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
+		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
 	}
 	want = append(want, peering...)
 	if _, err := r.NB.Apply(ctx, ownerOf(nw, "Network"), want); err != nil {
 		if errors.Is(err, ovn.ErrParentMissing) {
-			return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nw, metav1.ConditionFalse, "Pending", err.Error())
+			return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "Pending", err.Error())
 		}
 		return ctrl.Result{}, err
 	}
@@ -107,11 +112,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	if len(gateways) == 0 {
 		msg += "; no gateway Node (label " + apinetv1alpha1.LabelGateway + "=true) yet, so no traffic leaves the network"
 	}
-	return ctrl.Result{}, r.setReady(ctx, nw, metav1.ConditionTrue, "RowsWritten", msg)
-}
-
-func (r *NetworkReconciler) reconcileDelete(ctx context.Context, nw *apinetv1alpha1.Network) error {
-	return removeRows(ctx, r.Client, r.NB, nw, "Network")
+	return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionTrue, "RowsWritten", msg)
 }
 
 // gateways are the gateway Nodes' chassis, highest priority first: first
@@ -162,10 +163,6 @@ func rotated(names []string, n int64) []string {
 		out[i] = names[(int(n)+i)%len(names)]
 	}
 	return out
-}
-
-func (r *NetworkReconciler) setReady(ctx context.Context, nw *apinetv1alpha1.Network, status metav1.ConditionStatus, reason, msg string) error {
-	return patchCondition(ctx, r.Client, r.Recorder, nw, &nw.Status.Conditions, status, reason, msg)
 }
 
 func idAllocated(nw *apinetv1alpha1.Network) bool {

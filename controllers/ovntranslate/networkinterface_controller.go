@@ -14,11 +14,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
-	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -43,25 +44,34 @@ const (
 // rows, and a NIC whose internal address an earlier object of its Network
 // uses gets none (conflicts.go).
 type NetworkInterfaceReconciler struct {
-	client.Client
-	NB       *ovn.Client
-	Scope    publicip.Scope
-	Recorder recorder.EventRecorder
+	translator[*apinetv1alpha1.NetworkInterface]
+	Scope publicip.Scope
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips;ipaddresses,verbs=get;list;watch
 
-func (r *NetworkInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	nic := &apinetv1alpha1.NetworkInterface{}
-	if err := r.Get(ctx, req.NamespacedName, nic); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !nic.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, nic)
-	}
-	return r.reconcile(ctx, nic)
+func setupNetworkInterface(d deps) error {
+	r := &NetworkInterfaceReconciler{Scope: d.scope}
+	r.translator = translatorFor(d, kindNetworkInterface, func() *apinetv1alpha1.NetworkInterface { return &apinetv1alpha1.NetworkInterface{} },
+		func(nic *apinetv1alpha1.NetworkInterface) *[]metav1.Condition { return &nic.Status.Conditions })
+	r.translate, r.deleted = r.reconcile, r.releaseAgent
+	c := d.c
+	return ctrl.NewControllerManagedBy(d.mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, index.Network, func(o client.Object) string { return o.GetName() }))).
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
+		// status.natIPs follows the NAT tables.
+		Watches(&apinetv1alpha1.NATTable{}, natTableChanges()).
+		// What the NIC holds: its IPs' claims and their locks.
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("networkinterfaces"))).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "networkinterfaces"))).
+		// Internal address conflicts: the users of the same addresses.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
+		Watches(&apinetv1alpha1.LoadBalancer{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
+		// Its rows (and its snat rows) changed or deleted in OVN.
+		WatchesRawSource(d.drift.source(kindNetworkInterface)).
+		Complete(patch.RequeueConflicts(r))
 }
 
 func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (ctrl.Result, error) {
@@ -70,12 +80,12 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		return ctrl.Result{}, err
 	}
 	if nw == nil {
-		return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending", missing)
+		return ctrl.Result{}, r.ready(ctx, nic, metav1.ConditionFalse, "Pending", missing)
 	}
 	node := &apinetv1alpha1.Node{}
 	if err := r.Get(ctx, types.NamespacedName{Name: nic.Spec.NodeRef.Name}, node); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
+			return ctrl.Result{}, r.ready(ctx, nic, metav1.ConditionFalse, "Pending",
 				fmt.Sprintf("node %q does not exist", nic.Spec.NodeRef.Name))
 		}
 		return ctrl.Result{}, err
@@ -95,13 +105,8 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if err != nil {
 		return ctrl.Result{}, r.unrealize(ctx, nic, ReasonUnsupported, err.Error())
 	}
-	if written, err := writeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface, built.Rows); err != nil || !written {
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		// The Network's rows are not written yet; its update wakes us too.
-		return ctrl.Result{RequeueAfter: retryAfter}, r.setReady(ctx, nic, metav1.ConditionFalse, "Pending",
-			fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+	if res, ok, err := r.write(ctx, nic, nw.Name, built.Rows); !ok {
+		return res, err
 	}
 	before := nic.DeepCopy()
 	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = built.PublicIPs, built.Prefixes, r.natIPs(nic)
@@ -147,14 +152,11 @@ func (r *NetworkInterfaceReconciler) unrealize(ctx context.Context, nic *apinetv
 	return patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionFalse, reason, msg)
 }
 
-// reconcileDelete removes the NIC's rows; when its Node is gone or its
-// agent's Lease has expired, also the node agent's finalizer (no agent is
-// left to remove its device; one that comes back removes it as an orphan),
-// so that the NIC can go.
-func (r *NetworkInterfaceReconciler) reconcileDelete(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (ctrl.Result, error) {
-	if err := removeRows(ctx, r.Client, r.NB, nic, kindNetworkInterface); err != nil {
-		return ctrl.Result{}, err
-	}
+// releaseAgent runs once a deleted NIC's rows are gone: when its Node is
+// gone or its agent's Lease has expired, it removes the node agent's
+// finalizer (no agent is left to remove its device; one that comes back
+// removes it as an orphan), so that the NIC can go.
+func (r *NetworkInterfaceReconciler) releaseAgent(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(nic, apinetv1alpha1.NodeAgentFinalizer) {
 		return ctrl.Result{}, nil
 	}
@@ -186,10 +188,6 @@ func agentAlive(ctx context.Context, c client.Reader, node string, now time.Time
 	}
 	left := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second).Sub(now)
 	return max(left, 0), nil
-}
-
-func (r *NetworkInterfaceReconciler) setReady(ctx context.Context, nic *apinetv1alpha1.NetworkInterface, status metav1.ConditionStatus, reason, msg string) error {
-	return patchCondition(ctx, r.Client, r.Recorder, nic, &nic.Status.Conditions, status, reason, msg)
 }
 
 // natIPs are the NAT IPs of the snat rows that the NIC's gateways wrote for

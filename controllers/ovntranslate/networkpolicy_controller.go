@@ -6,9 +6,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
@@ -16,22 +17,22 @@ import (
 // (ovn/rows/policy.go) from its NetworkPolicyRule onto its Network's
 // switch. NetworkPolicy has no status: the rule shows what is enforced.
 type NetworkPolicyReconciler struct {
-	client.Client
-	NB *ovn.Client
+	translator[*apinetv1alpha1.NetworkPolicy]
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkpolicies,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkpolicyrules,verbs=get;list;watch
 
-func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	np := &apinetv1alpha1.NetworkPolicy{}
-	if err := r.Get(ctx, req.NamespacedName, np); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !np.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, np)
-	}
-	return r.reconcile(ctx, np)
+func setupNetworkPolicy(d deps) error {
+	r := &NetworkPolicyReconciler{}
+	r.translator = translatorFor(d, "NetworkPolicy", func() *apinetv1alpha1.NetworkPolicy { return &apinetv1alpha1.NetworkPolicy{} }, nil)
+	r.translate = r.reconcile
+	return ctrl.NewControllerManagedBy(d.mgr).Named("networkpolicy-ovn").For(&apinetv1alpha1.NetworkPolicy{}).
+		// The rule of the same name holds the resolved targets and peers.
+		Watches(&apinetv1alpha1.NetworkPolicyRule{}, handler.EnqueueRequestsFromMapFunc(sameName)).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(policiesOfNamespace(d.c))).
+		WatchesRawSource(d.drift.source("NetworkPolicy")).
+		Complete(patch.RequeueConflicts(r))
 }
 
 func (r *NetworkPolicyReconciler) reconcile(ctx context.Context, np *apinetv1alpha1.NetworkPolicy) (ctrl.Result, error) {
@@ -47,12 +48,6 @@ func (r *NetworkPolicyReconciler) reconcile(ctx context.Context, np *apinetv1alp
 		return ctrl.Result{}, err
 	}
 	want := rows.PolicyRows(rows.PolicyInput{Policy: np, Rule: rule, Network: nw})
-	if written, err := writeRows(ctx, r.Client, r.NB, np, "NetworkPolicy", want); err != nil || !written {
-		return ctrl.Result{RequeueAfter: retryAfter}, err
-	}
-	return ctrl.Result{}, nil
-}
-
-func (r *NetworkPolicyReconciler) reconcileDelete(ctx context.Context, np *apinetv1alpha1.NetworkPolicy) error {
-	return removeRows(ctx, r.Client, r.NB, np, "NetworkPolicy")
+	res, _, err := r.write(ctx, np, nw.Name, want)
+	return res, err
 }

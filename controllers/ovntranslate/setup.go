@@ -14,7 +14,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -26,7 +25,6 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
-	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -50,8 +48,9 @@ type Options struct {
 	Provider rows.Provider
 }
 
-// Setup writes the provider network's rows and registers the Network and
-// NetworkInterface translation controllers.
+// Setup writes the provider network's rows and registers the five
+// translators (Network, NATGateway, LoadBalancer, NetworkPolicy,
+// NetworkInterface), each on the skeleton of translator.go.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if _, err := opts.NB.Apply(ctx, rows.ProviderOwner(opts.Provider), rows.ProviderRows(opts.Provider)); err != nil {
 		return fmt.Errorf("provider network rows: %w", err)
@@ -84,72 +83,25 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}); err != nil {
 		return err
 	}
-	c := mgr.GetClient()
-	rec := mgr.GetEventRecorder("ovnet-controller")
-	scope := publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefix}
-	drift := newRowEvents(opts.NB)
+	d := deps{
+		mgr: mgr, c: mgr.GetClient(), nb: opts.NB, rec: mgr.GetEventRecorder("ovnet-controller"), provider: opts.Provider,
+		scope: publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefix},
+		drift: newRowEvents(opts.NB),
+	}
 	// At start, drop rows whose owner is gone.
 	if err := mgr.Add(&repair{reader: mgr.GetAPIReader(), nb: opts.NB, log: mgr.GetLogger().WithName("ovn-repair")}); err != nil {
 		return err
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
-		// The gateway chassis follow the gateway Nodes.
-		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(c))).
-		// ... and the nodes of Public LoadBalancers' Instances.
-		Watches(&apinetv1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(networkOfInstance)).
-		// Peerings: a peer's listing and its NICs.
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(c))).
-		WatchesRawSource(drift.source("Network")).
-		Complete(patch.RequeueConflicts(&NetworkReconciler{Client: c, APIReader: mgr.GetAPIReader(), NB: opts.NB, Provider: opts.Provider, Transit: transit, Recorder: rec})); err != nil {
+	// Each translator's watches are beside its reconciler.
+	if err := setupNetwork(d, transit); err != nil {
 		return err
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
-		// The table of the same name holds the port blocks.
-		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(c))).
-		// What the gateway holds.
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("natgateways"))).
-		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
-		WatchesRawSource(drift.source("NATGateway")).
-		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
-		return err
+	for _, setup := range []func(deps) error{setupNATGateway, setupLoadBalancer, setupNetworkPolicy, setupNetworkInterface} {
+		if err := setup(d); err != nil {
+			return err
+		}
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
-		// The routing of the same name holds the backends.
-		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfNetwork))).
-		// A backend's state takes it in or out of rotation; an IP claimed
-		// by a Public LB becomes a VIP.
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfNIC))).
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(c, loadBalancerOfIP))).
-		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "loadbalancers"))).
-		WatchesRawSource(drift.source("LoadBalancer")).
-		Complete(patch.RequeueConflicts(&LoadBalancerReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec})); err != nil {
-		return err
-	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("networkpolicy-ovn").For(&apinetv1alpha1.NetworkPolicy{}).
-		// The rule of the same name holds the resolved targets and peers.
-		Watches(&apinetv1alpha1.NetworkPolicyRule{}, handler.EnqueueRequestsFromMapFunc(sameName)).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(policiesOfNamespace(c))).
-		WatchesRawSource(drift.source("NetworkPolicy")).
-		Complete(patch.RequeueConflicts(&NetworkPolicyReconciler{Client: c, NB: opts.NB})); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, index.Network, func(o client.Object) string { return o.GetName() }))).
-		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
-		// status.natIPs follows the NAT tables.
-		Watches(&apinetv1alpha1.NATTable{}, natTableChanges()).
-		// What the NIC holds: its IPs' claims and their locks.
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("networkinterfaces"))).
-		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "networkinterfaces"))).
-		// Internal address conflicts: the users of the same addresses.
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
-		Watches(&apinetv1alpha1.LoadBalancer{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
-		// Its rows (and its snat rows) changed or deleted in OVN.
-		WatchesRawSource(drift.source(kindNetworkInterface)).
-		Complete(patch.RequeueConflicts(&NetworkInterfaceReconciler{Client: c, NB: opts.NB, Scope: scope, Recorder: rec}))
+	return nil
 }
 
 func allNetworks(c client.Client) handler.MapFunc {
