@@ -16,6 +16,7 @@ func NBTables() Tables {
 		&nbdb.LogicalRouterStaticRoute{}, &nbdb.NAT{},
 		&nbdb.LoadBalancer{}, &nbdb.LoadBalancerHealthCheck{},
 		&nbdb.ACL{}, &nbdb.PortGroup{}, &nbdb.AddressSet{},
+		&nbdb.DHCPOptions{},
 	}
 }
 

@@ -56,6 +56,8 @@ type flags struct {
 	provider           string
 	transitPrefix      string
 	nextHop            string
+	guestMTU           int
+	dnsServers         listFlag
 }
 
 func main() {
@@ -77,6 +79,8 @@ func main() {
 	flag.StringVar(&f.provider, "provider-network", "physnet1", "physical network name of the provider switch's localnet port (ovn-bridge-mappings)")
 	flag.StringVar(&f.transitPrefix, "transit-prefix", "100.64.0.0/16", "prefix of the Networks' gateway-port addresses on the provider network")
 	flag.StringVar(&f.nextHop, "provider-next-hop", "100.64.0.1", "upstream router on the transit prefix: the Networks' default route")
+	flag.IntVar(&f.guestMTU, "guest-mtu", 1500, "MTU DHCP tells the guests (what the underlay carries after geneve's overhead); 0: not sent")
+	flag.Var(&f.dnsServers, "dns-server", "DNS server DHCP tells the guests; repeatable and comma-separated; none: not sent")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -183,7 +187,17 @@ func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []n
 	if err != nil {
 		return err
 	}
-	return ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: rows.Provider{
+	guest := rows.Guest{MTU: f.guestMTU}
+	for _, list := range f.dnsServers {
+		for _, s := range strings.Split(list, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(s))
+			if err != nil || !a.Is4() {
+				return fmt.Errorf("--dns-server %q: want an IPv4 address", s)
+			}
+			guest.DNSServers = append(guest.DNSServers, a)
+		}
+	}
+	return ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Guest: guest, Provider: rows.Provider{
 		PhysicalNetwork: f.provider, TransitPrefix: transit.Masked(), NextHop: nextHop, PublicPrefixes: public,
 	}})
 }

@@ -32,8 +32,9 @@ const usage = `usage:
   ovnet-dev up   [--run-dir DIR] [--samples DIR] [--nodes a,b,c] [--public-prefix P]
                                         bring the local stack up, until Ctrl-C
   ovnet-dev stop [--run-dir DIR]        stop a stack left running
-  ovnet-dev vm attach [--run-dir DIR] NAMESPACE/NIC
-                                        put a VM (network namespace) behind a NetworkInterface
+  ovnet-dev vm attach [--run-dir DIR] [--dhcp] NAMESPACE/NIC
+                                        put a VM (network namespace) behind a NetworkInterface;
+                                        --dhcp: the VM configures itself with a DHCP client
   ovnet-dev vm detach [--run-dir DIR] NAMESPACE/NIC
                                         remove it
   ovnet-dev exec [--run-dir DIR] NODE|external -- COMMAND...
@@ -56,6 +57,7 @@ func main() {
 	samples := fs.String("samples", "", "directory of manifests to apply once the stack is up")
 	binDir := fs.String("bin-dir", "bin", "directory holding ovnet-controller and ovnet-agent")
 	nodes := fs.String("nodes", "my-node,node-2,node-3", "the chassis (one Node and ovnet-agent each); my-node is the examples' node")
+	dhcp := fs.Bool("dhcp", false, "vm attach: the VM runs only a DHCP client (busybox udhcpc) and takes its address and routes from OVN's answer")
 	var prefixes listFlag
 	fs.Var(&prefixes, "public-prefix", "public IP pool for ovnet-controller (repeatable; default 10.0.0.0/24, which holds the examples' addresses)")
 	_ = fs.Parse(args)
@@ -76,7 +78,7 @@ func main() {
 			fmt.Fprint(os.Stderr, usage)
 			os.Exit(2)
 		}
-		err = vm(abs, cmd == "vm attach", fs.Arg(0))
+		err = vm(abs, cmd == "vm attach", *dhcp, fs.Arg(0))
 	case "exec":
 		if fs.NArg() < 2 {
 			fmt.Fprint(os.Stderr, usage)
@@ -189,7 +191,7 @@ Ctrl-C (or make stop) tears everything down.
 }
 
 // vm attaches or detaches the VM namespace behind namespace/name.
-func vm(runDir string, attach bool, ref string) error {
+func vm(runDir string, attach, dhcp bool, ref string) error {
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok || ns == "" || name == "" {
 		return fmt.Errorf("%q: want NAMESPACE/NIC", ref)
@@ -222,9 +224,17 @@ func vm(runDir string, attach bool, ref string) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	v, err := layout.AttachVM(nic)
+	attachVM := layout.AttachVM
+	if dhcp {
+		attachVM = layout.AttachDHCPVM
+	}
+	v, err := attachVM(nic)
 	if err != nil {
 		return err
+	}
+	if dhcp {
+		lease, _ := os.ReadFile(stack.LeaseFile(v.NetNS))
+		fmt.Printf("DHCP lease of %s:\n%s", ref, lease)
 	}
 	fmt.Printf("VM of %s is network namespace %s (eth0: %s; state %s)\n  ip netns exec %s ping ...\n",
 		ref, v.NetNS, strings.Join(ipStrings(nic.Spec.IPs), ", "), nic.Status.State, v.NetNS)

@@ -46,6 +46,8 @@ const (
 type NetworkInterfaceReconciler struct {
 	translator[*apinetv1alpha1.NetworkInterface]
 	Scope publicip.Scope
+	// Guest is what DHCP tells the guests.
+	Guest rows.Guest
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
@@ -53,7 +55,7 @@ type NetworkInterfaceReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips;ipaddresses,verbs=get;list;watch
 
 func setupNetworkInterface(d deps) error {
-	r := &NetworkInterfaceReconciler{Scope: d.scope}
+	r := &NetworkInterfaceReconciler{Scope: d.scope, Guest: d.guest}
 	r.translator = translatorFor(d, kindNetworkInterface, func() *apinetv1alpha1.NetworkInterface { return &apinetv1alpha1.NetworkInterface{} },
 		func(nic *apinetv1alpha1.NetworkInterface) *[]metav1.Condition { return &nic.Status.Conditions })
 	r.translate, r.deleted = r.reconcile, r.releaseAgent
@@ -90,6 +92,10 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		}
 		return ctrl.Result{}, err
 	}
+	if nw.Spec.ID == "" {
+		// Its switch and router are keyed by the ID; the Network's update wakes us.
+		return ctrl.Result{}, r.ready(ctx, nic, metav1.ConditionFalse, "Pending", fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+	}
 	conflict, err := conflictOf(ctx, r.Client, userOf(kindNetworkInterface, nic, nicAddresses(nic)), nic.Namespace, nw.Name)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -101,7 +107,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held})
+	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held, Guest: r.Guest})
 	if err != nil {
 		return ctrl.Result{}, r.unrealize(ctx, nic, ReasonUnsupported, err.Error())
 	}

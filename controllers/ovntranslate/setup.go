@@ -46,6 +46,8 @@ const (
 type Options struct {
 	NB       *ovn.Client
 	Provider rows.Provider
+	// Guest is what DHCP tells the guests behind NetworkInterfaces.
+	Guest rows.Guest
 }
 
 // Setup writes the provider network's rows and registers the five
@@ -84,7 +86,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	d := deps{
-		mgr: mgr, c: mgr.GetClient(), nb: opts.NB, rec: mgr.GetEventRecorder("ovnet-controller"), provider: opts.Provider,
+		mgr: mgr, c: mgr.GetClient(), nb: opts.NB, rec: mgr.GetEventRecorder("ovnet-controller"), provider: opts.Provider, guest: opts.Guest,
 		scope: publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefix},
 		drift: newRowEvents(opts.NB),
 	}

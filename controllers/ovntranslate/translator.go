@@ -81,6 +81,7 @@ type deps struct {
 	rec      recorder.EventRecorder
 	scope    publicip.Scope
 	provider rows.Provider
+	guest    rows.Guest
 	drift    *rowEvents
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -21,6 +22,19 @@ type NetworkInterfaceInput struct {
 	// PublicIPs are the public addresses the NIC holds (controllers/publicip):
 	// never the spec's literals.
 	PublicIPs []netip.Addr
+	// Guest is what the guest is told by DHCP.
+	Guest Guest
+}
+
+// Guest configures the guests' DHCP answers, the same for every NIC.
+type Guest struct {
+	// MTU is the largest frame payload a Network carries to the guest
+	// (0: not sent).
+	MTU int
+	// DNSServers are handed to guests (none: not sent).
+	DNSServers []netip.Addr
+	// LeaseSeconds is the DHCP lease time (0: one hour).
+	LeaseSeconds int
 }
 
 // NetworkInterfaceRows realizes what the NIC asks for: its IPs, prefixes and
@@ -38,7 +52,8 @@ type NetworkInterfaceRows struct {
 // security that also admits its prefixes, bound to its node's chassis; per
 // IP a /32 route out of the internal router port (the guest answers ARP
 // from 169.254.0.1), per prefix a route via the NIC's IP of that family; per
-// held public IP a centralized dnat_and_snat (docs/ovn-mapping.md).
+// held public IP a centralized dnat_and_snat (docs/ovn-mapping.md); DHCP
+// options that tell the guest its address (dhcpOptions).
 // Only IPv4 is routed for now; IPv6 parts are listed in NotRealized.
 func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
 	nic, nw := in.NIC, in.Network
@@ -108,10 +123,50 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 	if in.Chassis != "" {
 		port.Options = map[string]string{"requested-chassis": in.Chassis}
 	}
+	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
+	if err != nil {
+		return out, fmt.Errorf("network %s/%s has no network ID yet", nw.Namespace, nw.Name)
+	}
 	out.Rows = append([]ovn.Row{{
 		Key: key("lsp"), Model: port,
 		Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: NetworkKey(uid, KeySwitch)}},
+	}, {
+		Key: key("dhcpv4"), Model: &nbdb.DHCPOptions{Cidr: v4.String() + "/32", Options: dhcpOptions(nic, vni, in.Guest)},
+		Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchPortTable, Column: "dhcpv4_options", Key: key("lsp")}},
 	}}, out.Rows...)
 	slices.Sort(out.PublicIPs)
 	return out, nil
+}
+
+// dhcpOptions answer a guest's DHCPv4 as a VM expects on ironcore: its
+// address as a /32 (the mask comes from the row's cidr), the router
+// 169.254.0.1 (the Network's internal router port, whose MAC serves), and
+// classless routes 169.254.0.0/16 on-link and the default via the router;
+// the hostname from spec.hostname, the MTU and DNS servers configured.
+func dhcpOptions(nic *apinetv1alpha1.NetworkInterface, vni int64, g Guest) map[string]string {
+	lease := g.LeaseSeconds
+	if lease == 0 {
+		lease = 3600
+	}
+	opts := map[string]string{
+		"server_id":              GatewayLinkLocal,
+		"server_mac":             networkMAC(vni, 1),
+		"lease_time":             strconv.Itoa(lease),
+		"router":                 GatewayLinkLocal,
+		"classless_static_route": "{169.254.0.0/16,0.0.0.0, 0.0.0.0/0," + GatewayLinkLocal + "}",
+	}
+	if g.MTU > 0 {
+		opts["mtu"] = strconv.Itoa(g.MTU)
+	}
+	if len(g.DNSServers) > 0 {
+		dns := make([]string, len(g.DNSServers))
+		for i, a := range g.DNSServers {
+			dns[i] = a.String()
+		}
+		opts["dns_server"] = "{" + strings.Join(dns, ", ") + "}"
+	}
+	if nic.Spec.Hostname != "" {
+		opts["hostname"] = strconv.Quote(nic.Spec.Hostname)
+	}
+	return opts
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,10 @@ var provider = rows.Provider{
 	PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 }
 
+// network is a Network with ID 301 (the ID keys its router port's MAC).
 func network(name, uid string) *apinetv1alpha1.Network {
-	return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID(uid)}}
+	return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID(uid)},
+		Spec: apinetv1alpha1.NetworkSpec{ID: "301"}}
 }
 
 func nic(name, uid string, ips []string, prefixes []string, public ...string) *apinetv1alpha1.NetworkInterface {
@@ -64,8 +67,10 @@ func TestNetworkRowsRefuseBadInput(t *testing.T) {
 func TestNetworkInterfaceRows(t *testing.T) {
 	n := nic("a", "nic-uid", []string{"192.168.178.1", "fd00::1"}, []string{"10.50.0.7/24"}, "203.0.113.21", "203.0.113.99")
 	// The spec names two public IPs; the NIC holds one of them.
+	n.Spec.Hostname = "vm-a"
 	got, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: n, Network: network("net", "net-uid"), Chassis: "node1",
-		PublicIPs: []netip.Addr{netip.MustParseAddr("203.0.113.21")}})
+		PublicIPs: []netip.Addr{netip.MustParseAddr("203.0.113.21")},
+		Guest:     rows.Guest{MTU: 1442, DNSServers: []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("192.0.2.54")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +84,14 @@ func TestNetworkInterfaceRows(t *testing.T) {
 		t.Errorf("port = %+v", lsp)
 	}
 	var routes, nats []string
+	var dhcp *nbdb.DHCPOptions
 	for _, r := range got.Rows[1:] {
 		switch m := r.Model.(type) {
+		case *nbdb.DHCPOptions:
+			dhcp = m
+			if len(r.Parents) != 1 || r.Parents[0].Column != "dhcpv4_options" || r.Parents[0].Key != got.Rows[0].Key {
+				t.Errorf("DHCP options not linked from the NIC's port: %+v", r.Parents)
+			}
 		case *nbdb.LogicalRouterStaticRoute:
 			routes = append(routes, m.IPPrefix+" via "+m.Nexthop+" out "+*m.OutputPort)
 		case *nbdb.NAT:
@@ -96,6 +107,24 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	}
 	if strings.Join(nats, ";") != "dnat_and_snat 203.0.113.21 192.168.178.1" {
 		t.Errorf("NAT = %v", nats)
+	}
+	// DHCP: the address as a /32, the router and its routes as on ironcore,
+	// the hostname, the MTU and the DNS servers.
+	wantDHCP := map[string]string{
+		"server_id": "169.254.0.1", "router": "169.254.0.1", "lease_time": "3600",
+		"classless_static_route": "{169.254.0.0/16,0.0.0.0, 0.0.0.0/0,169.254.0.1}",
+		"hostname": `"vm-a"`, "mtu": "1442", "dns_server": "{192.0.2.53, 192.0.2.54}",
+	}
+	if dhcp == nil || dhcp.Cidr != "192.168.178.1/32" {
+		t.Fatalf("DHCP options %+v, want cidr 192.168.178.1/32", dhcp)
+	}
+	for k, v := range wantDHCP {
+		if dhcp.Options[k] != v {
+			t.Errorf("DHCP option %s = %q, want %q", k, dhcp.Options[k], v)
+		}
+	}
+	if !strings.HasPrefix(dhcp.Options["server_mac"], "0a:58:") {
+		t.Errorf("server_mac %q is not the router port's", dhcp.Options["server_mac"])
 	}
 	if len(got.PublicIPs) != 1 || len(got.Prefixes) != 1 || got.Prefixes[0] != "10.50.0.0/24" {
 		t.Errorf("realized = %v %v", got.PublicIPs, got.Prefixes)
@@ -143,6 +172,7 @@ func TestRowsInRealOVN(t *testing.T) {
 	apply(rows.ProviderOwner(provider), rows.ProviderRows(provider))
 	for i, nw := range []*apinetv1alpha1.Network{network("net301", "uid-301"), network("net302", "uid-302")} {
 		vni := int64(301 + i)
+		nw.Spec.ID = strconv.FormatInt(vni, 10)
 		netRows, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: netip.AddrFrom4([4]byte{100, 64, 0, byte(11 + i)}),
 			Provider: provider, Gateways: []rows.GatewayChassis{{Name: "node1", Priority: 10}}})
 		if err != nil {
@@ -189,6 +219,18 @@ func TestRowsInRealOVN(t *testing.T) {
 		if !strings.Contains(ports, p) {
 			t.Errorf("SB has no port binding %s:\n%s", p, ports)
 		}
+	}
+	// northd accepts the NICs' DHCP options: it answers DHCP for them.
+	dhcpFlow := false
+	for end := time.Now().Add(10 * time.Second); !dhcpFlow && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		for _, f := range strings.Split(sbctl("--bare", "--columns=match,actions", "list", "Logical_Flow"), "\n\n") {
+			if strings.Contains(f, `inport == "default/nic-net301"`) && strings.Contains(f, "put_dhcp_opts(offerip = 192.168.178.1") {
+				dhcpFlow = true
+			}
+		}
+	}
+	if !dhcpFlow {
+		t.Error("northd wrote no DHCP answer flow for default/nic-net301")
 	}
 	if log, _ := os.ReadFile(central.Dir + "/northd-daemon.log"); strings.Contains(string(log), "ERR") || strings.Contains(string(log), "commit failed") {
 		t.Errorf("ovn-northd reported errors:\n%s", log)

@@ -68,7 +68,7 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 		err = policy.Setup(mgr)
 	}
 	if err == nil {
-		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider})
+		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider, Guest: TestGuest()})
 	}
 	if err != nil {
 		cancel()
@@ -122,6 +122,13 @@ func TestProvider() rows.Provider {
 		NextHop:         netip.MustParseAddr("100.64.0.1"),
 		PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
 	}
+}
+
+// TestGuest is what DHCP tells the test stack's guests: an MTU below the
+// veths' 1500 and a DNS server (none runs), so that the tests see the guest
+// learn both.
+func TestGuest() rows.Guest {
+	return rows.Guest{MTU: 1400, DNSServers: []netip.Addr{netip.MustParseAddr("192.0.2.53")}}
 }
 
 // Agent is ovnet-agent running inside a test process for one chassis.

@@ -151,6 +151,19 @@ func (l Layout) AttachVM(nic *apinetv1alpha1.NetworkInterface) (*VM, error) {
 	return AttachNICOn(nil, chassisNS, l.VMNamespace(nic.Namespace, nic.Name), nic)
 }
 
+// AttachDHCPVM puts a VM namespace behind nic that configures itself by
+// DHCP (AttachDHCPVMOn): <prefix>-vm-<namespace>-<name>, as AttachVM.
+func (l Layout) AttachDHCPVM(nic *apinetv1alpha1.NetworkInterface) (*VM, error) {
+	chassisNS, ok := l.Chassis[nic.Spec.NodeRef.Name]
+	if !ok {
+		return nil, fmt.Errorf("node %q is not a chassis of this stack", nic.Spec.NodeRef.Name)
+	}
+	if nic.Status.TapDevice == nil || nic.Status.TapDevice.Name == "" {
+		return nil, fmt.Errorf("%s/%s has no tap device yet (state %q): is its node's agent running?", nic.Namespace, nic.Name, nic.Status.State)
+	}
+	return AttachDHCPVMOn(nil, chassisNS, nic.Status.TapDevice.Name, l.VMNamespace(nic.Namespace, nic.Name))
+}
+
 // AttachNICOn puts VM namespace vmNS behind nic's tap device (AttachVMOn
 // with the NIC's tap device and IPs).
 func AttachNICOn(host []string, tapNS, vmNS string, nic *apinetv1alpha1.NetworkInterface) (*VM, error) {

@@ -75,7 +75,8 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 
 	// The agents register the Nodes: the NIC converges, its agent plugs it
 	// and reports the tap device, and a VM behind it (the documented
-	// command) is reached on its public IP from the external host.
+	// command, the guest configured by DHCP) is reached on its public IP
+	// from the external host.
 	if err := s.StartAgents(bin); err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +87,13 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	// Kinds whose plural is also Kubernetes' have short names of ours.
 	waitShell(t, dir, "kubectl get apnode,apnetpol,apds,ipaddr -A -o name | cut -d/ -f1 | sort -u | tr '\\n' ' '", "daemonset.core.apinet.ironcore.dev ipaddress.core.apinet.ironcore.dev node.core.apinet.ironcore.dev")
 	waitShell(t, dir, "kubectl get nic my-nic -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.state}'", "RowsWritten Ready")
-	out, err = exec.Command(filepath.Join(bin, "ovnet-dev"), "vm", "attach", "--run-dir", dir, "default/my-nic").CombinedOutput()
+	// The VM runs only a DHCP client: OVN's answer alone puts it online.
+	out, err = exec.Command(filepath.Join(bin, "ovnet-dev"), "vm", "attach", "--dhcp", "--run-dir", dir, "default/my-nic").CombinedOutput()
 	if err != nil {
-		t.Fatalf("ovnet-dev vm attach: %v\n%s", err, out)
+		t.Fatalf("ovnet-dev vm attach --dhcp: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ip=192.168.178.1") {
+		t.Errorf("ovnet-dev vm attach --dhcp printed no lease of 192.168.178.1:\n%s", out)
 	}
 	waitShell(t, dir, "ip netns exec $OVNET_EXTERNAL ping -c 1 -W 1 10.0.0.1 >/dev/null && echo reached", "reached")
 	vmNS := s.Layout.VMNamespace("default", "my-nic")

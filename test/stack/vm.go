@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strings"
 )
 
 // VM is a network namespace standing in for a guest behind a NIC, or for
@@ -74,6 +75,65 @@ func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, erro
 	}
 	return &VM{NetNS: vmNS, Host: host}, nil
 }
+
+// dhcpScript is the guest's DHCP client script (busybox udhcpc calls it
+// with the lease in its environment): it configures eth0 from the answer
+// alone — address and mask, MTU, the classless static routes (a gateway
+// 0.0.0.0 is on-link) — and keeps the lease's variables in the VM's
+// lease file, as a cloud image's dhclient-script would.
+const dhcpScript = `#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+env | grep -E '^(ip|mask|router|staticroutes|mtu|hostname|dns|serverid|lease)=' > "$LEASE_FILE"
+ip addr flush dev "$interface"
+ip addr add "$ip/$mask" dev "$interface"
+[ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+set -- $staticroutes
+while [ $# -ge 2 ]; do
+  if [ "$2" = 0.0.0.0 ]; then ip route replace "$1" dev "$interface" scope link
+  else ip route replace "$1" via "$2" dev "$interface" onlink; fi
+  shift 2
+done
+exit 0
+`
+
+// AttachDHCPVMOn is AttachVMOn for a guest that configures itself: the VM
+// gets the tap as eth0, up, and only runs a DHCP client (busybox udhcpc)
+// that takes address, routes and MTU from OVN's answer. The lease's
+// variables are in the VM's lease file (LeaseFile).
+func AttachDHCPVMOn(host []string, tapNS, tap, vmNS string) (*VM, error) {
+	move := []string{"ip", "link", "set", tap, "netns", vmNS}
+	if tapNS != "" {
+		move = []string{"ip", "-n", tapNS, "link", "set", tap, "netns", vmNS}
+	}
+	script := LeaseFile(vmNS) + ".sh"
+	steps := [][]string{
+		{"ip", "netns", "add", vmNS},
+		move,
+		{"ip", "-n", vmNS, "link", "set", "lo", "up"},
+		{"ip", "-n", vmNS, "link", "set", tap, "name", "eth0"},
+		{"ip", "-n", vmNS, "link", "set", "eth0", "up"},
+		{"ip", "netns", "exec", vmNS, "ethtool", "-K", "eth0", "tx", "off"},
+		{"sh", "-c", "cat > " + script + " && chmod +x " + script},
+		{"env", "LEASE_FILE=" + LeaseFile(vmNS), "ip", "netns", "exec", vmNS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "10", "-T", "1", "-s", script},
+	}
+	for i := range steps {
+		steps[i] = append(slices.Clone(host), steps[i]...)
+	}
+	for i, step := range steps {
+		cmd := exec.Command(step[0], step[1:]...)
+		if i == 6 {
+			cmd.Stdin = strings.NewReader(dhcpScript)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = run(append(slices.Clone(host), "ip", "netns", "del", vmNS)...)
+			return nil, fmt.Errorf("attach DHCP VM %s to %s: %v: %v\n%s", vmNS, tap, step, err, out)
+		}
+	}
+	return &VM{NetNS: vmNS, Host: host}, nil
+}
+
+// LeaseFile is where a DHCP VM's client keeps its lease's variables.
+func LeaseFile(vmNS string) string { return "/tmp/" + vmNS + ".lease" }
 
 // StartExternalHost creates the external host: namespace netns on the
 // fabric's provider bridge with addrs (CIDR) on eth0, acting as the
