@@ -113,7 +113,7 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	wantDHCP := map[string]string{
 		"server_id": "169.254.0.1", "router": "169.254.0.1", "lease_time": "3600",
 		"classless_static_route": "{169.254.0.0/16,0.0.0.0, 0.0.0.0/0,169.254.0.1}",
-		"hostname": `"vm-a"`, "mtu": "1442", "dns_server": "{192.0.2.53, 192.0.2.54}",
+		"hostname":               `"vm-a"`, "mtu": "1442", "dns_server": "{192.0.2.53, 192.0.2.54}",
 	}
 	if dhcp == nil || dhcp.Cidr != "192.168.178.1/32" {
 		t.Fatalf("DHCP options %+v, want cidr 192.168.178.1/32", dhcp)
