@@ -131,6 +131,35 @@ func (c *Client) Delete(ctx context.Context, owner Owner) (int, error) {
 	return c.Apply(ctx, owner, nil)
 }
 
+// DeleteOthers removes the rows of every owner of owner's kind, namespace
+// and name other than owner itself (an empty UID: all of them): those of
+// an earlier object of the same name, gone while its rows stayed. Objects
+// need no finalizer for their rows to go: a reconcile of a gone object,
+// or of its successor, removes them.
+func (c *Client) DeleteOthers(ctx context.Context, owner Owner) (int, error) {
+	others := map[string]Owner{}
+	for table := range c.Cache().DatabaseModel().Client().Types() {
+		if _, ok := fieldsOf(c.newModel(table)).byColumn["external_ids"]; !ok {
+			continue
+		}
+		for _, m := range c.byExternalID(table, KeyOwnerName, owner.Name) {
+			o, ok := OwnerOf(externalIDsOf(m))
+			if ok && o.Kind == owner.Kind && o.Namespace == owner.Namespace && o.UID != owner.UID {
+				others[o.UID] = o
+			}
+		}
+	}
+	total := 0
+	for _, o := range others {
+		n, err := c.Delete(ctx, o)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("delete the rows of %s: %w", o, err)
+		}
+	}
+	return total, nil
+}
+
 func (p *plan) table(m model.Model) (string, error) {
 	return tableName(p.c.Cache().DatabaseModel().Client(), m)
 }
@@ -158,7 +187,7 @@ func (c *Client) byExternalID(table, idKey, value string) []model.Model {
 	// lacks an indexed key would hit rows that lack it too (rows of other
 	// tools): fill every other indexed key with a value no row carries.
 	probe := c.newModel(table)
-	ids := map[string]string{KeyPrimary: noSuchValue, KeyOwnerUID: noSuchValue}
+	ids := map[string]string{KeyPrimary: noSuchValue, KeyOwnerUID: noSuchValue, KeyOwnerName: noSuchValue}
 	ids[idKey] = value
 	setExternalIDs(probe, ids)
 	found, err := rc.RowsByModels([]model.Model{probe})

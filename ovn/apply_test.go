@@ -307,3 +307,43 @@ func TestReconnect(t *testing.T) {
 		t.Errorf("after reconnect: snat range %q", got)
 	}
 }
+
+// TestDeleteOthers: the rows of an earlier object of the same kind,
+// namespace and name go when its successor's are written, or all of them
+// once the name is gone; other names' and kinds' rows stay.
+func TestDeleteOthers(t *testing.T) {
+	srv := ovntest.StartServer(t, "ovn-nb.ovsschema")
+	c := connect(t, srv.Endpoint())
+	ctx := context.Background()
+	mustApply(t, c, netOwner, networkRows(10))
+	earlier := nicOwner
+	later := Owner{Kind: nicOwner.Kind, Namespace: nicOwner.Namespace, Name: nicOwner.Name, UID: "uid-nic-a-2"}
+	other := Owner{Kind: nicOwner.Kind, Namespace: nicOwner.Namespace, Name: "nic-b", UID: "uid-nic-b"}
+	sameNameOtherKind := Owner{Kind: "LoadBalancer", Namespace: nicOwner.Namespace, Name: nicOwner.Name, UID: "uid-lb-a"}
+	mustApply(t, c, earlier, nicRows("1024-2047")[2:3])
+	mustApply(t, c, other, []Row{{Key: "uid-nic-b/nat", Model: &nbdb.NAT{Type: nbdb.NATTypeSNAT, ExternalIP: "203.0.113.9", LogicalIP: "10.0.0.9"},
+		Parents: []Parent{{Table: nbdb.LogicalRouterTable, Column: "nat", Key: "lr"}}}})
+	mustApply(t, c, sameNameOtherKind, lbRows("10.0.0.5:80"))
+	owners := func() string {
+		var uids []string
+		for _, o := range c.Owners() {
+			uids = append(uids, o.UID)
+		}
+		return strings.Join(uids, " ")
+	}
+	if _, err := c.DeleteOthers(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	waitCache(t, c)
+	if got, want := owners(), "uid-lb-a uid-net uid-nic-b"; got != want {
+		t.Errorf("owners after DeleteOthers(later) = %q, want %q", got, want)
+	}
+	mustApply(t, c, later, nicRows("1024-2047")[2:3])
+	if _, err := c.DeleteOthers(ctx, Owner{Kind: nicOwner.Kind, Namespace: nicOwner.Namespace, Name: nicOwner.Name}); err != nil {
+		t.Fatal(err)
+	}
+	waitCache(t, c)
+	if got, want := owners(), "uid-lb-a uid-net uid-nic-b"; got != want {
+		t.Errorf("owners after the name is gone = %q, want %q", got, want)
+	}
+}

@@ -149,6 +149,8 @@ func Connect(ctx context.Context, cfg Config, full model.ClientDBModel, tables T
 			indexes[name] = []model.ClientIndex{
 				{Columns: []model.ColumnKey{{Column: "external_ids", Key: KeyPrimary}}},
 				{Columns: []model.ColumnKey{{Column: "external_ids", Key: KeyOwnerUID}}},
+				// Rows of an earlier object of the same name (DeleteOthers).
+				{Columns: []model.ColumnKey{{Column: "external_ids", Key: KeyOwnerName}}},
 			}
 		}
 	}

@@ -55,17 +55,19 @@ func patchStatus(ctx context.Context, c client.Client, rec recorder.EventRecorde
 	return patch.Status(ctx, c, before, obj, fieldOwner)
 }
 
-// removeRows deletes obj's rows, then its finalizer: the reconcileDelete of
-// every translated kind.
+// removeRows deletes the rows of obj, which is being deleted, and the
+// finalizer that earlier versions put on it (so that their objects can
+// still go). No finalizer is needed for the rows: a reconcile of a gone
+// object removes them by name (translator.go), and at start the repair
+// removes those of owners gone while the controller was down.
 func removeRows(ctx context.Context, c client.Client, nb *ovn.Client, obj client.Object, kind string) error {
-	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		return nil
-	}
 	if _, err := nb.Delete(ctx, ownerOf(obj, kind)); err != nil {
 		return err
 	}
-	controllerutil.RemoveFinalizer(obj, Finalizer)
-	return c.Update(ctx, obj, fieldOwner)
+	if controllerutil.RemoveFinalizer(obj, legacyFinalizer) {
+		return c.Update(ctx, obj, fieldOwner)
+	}
+	return nil
 }
 
 // networkOf gets the Network an object of namespace ns refers to; when it
@@ -81,16 +83,15 @@ func networkOf(ctx context.Context, c client.Client, ns, name string) (nw *apine
 	return nw, "", nil
 }
 
-// writeRows puts the finalizer on obj, then applies its rows in one
-// transaction; false (and no error) when a parent row, its Network's, does
-// not exist yet.
-func writeRows(ctx context.Context, c client.Client, nb *ovn.Client, obj client.Object, kind string, rows []ovn.Row) (bool, error) {
-	if controllerutil.AddFinalizer(obj, Finalizer) {
-		if err := c.Update(ctx, obj, fieldOwner); err != nil {
-			return false, err
-		}
+// writeRows applies obj's rows in one transaction, after removing those of
+// an earlier object of the same name; false (and no error) when a parent
+// row, its Network's, does not exist yet.
+func writeRows(ctx context.Context, nb *ovn.Client, obj client.Object, kind string, rows []ovn.Row) (bool, error) {
+	owner := ownerOf(obj, kind)
+	if _, err := nb.DeleteOthers(ctx, owner); err != nil {
+		return false, err
 	}
-	if _, err := nb.Apply(ctx, ownerOf(obj, kind), rows); err != nil {
+	if _, err := nb.Apply(ctx, owner, rows); err != nil {
 		if errors.Is(err, ovn.ErrParentMissing) {
 			return false, nil
 		}

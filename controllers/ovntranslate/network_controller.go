@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -54,16 +53,12 @@ func setupNetwork(d deps, transit *allocation.IPPool) error {
 func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Network) (ctrl.Result, error) {
 	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
 	if nw.Spec.ID == "" || err != nil || !idAllocated(nw) {
-		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Pending", "waiting for the network ID")
+		// Its ID's allocation updates it, which wakes us.
+		return r.pending(ctx, nw, "waiting for the network ID")
 	}
 	if vni > rows.MaxVNI {
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
 			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
-	}
-	if controllerutil.AddFinalizer(nw, Finalizer) {
-		if err := r.Update(ctx, nw, fieldOwner); err != nil {
-			return ctrl.Result{}, err
-		}
 	}
 	transit, ok, err := allocation.TakeAddress(ctx, r.Client, r.APIReader, r.Transit, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
 		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
@@ -92,6 +87,9 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
 	}
 	want = append(want, peering...)
+	if _, err := r.NB.DeleteOthers(ctx, ownerOf(nw, "Network")); err != nil {
+		return ctrl.Result{}, err
+	}
 	if _, err := r.NB.Apply(ctx, ownerOf(nw, "Network"), want); err != nil {
 		if errors.Is(err, ovn.ErrParentMissing) {
 			return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "Pending", err.Error())

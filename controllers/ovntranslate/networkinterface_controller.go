@@ -94,7 +94,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	}
 	if nw.Spec.ID == "" {
 		// Its switch and router are keyed by the ID; the Network's update wakes us.
-		return ctrl.Result{}, r.ready(ctx, nic, metav1.ConditionFalse, "Pending", fmt.Sprintf("network %q is not in OVN yet", nw.Name))
+		return r.pending(ctx, nic, fmt.Sprintf("network %q is not in OVN yet", nw.Name))
 	}
 	conflict, err := conflictOf(ctx, r.Client, userOf(kindNetworkInterface, nic, nicAddresses(nic)), nic.Namespace, nw.Name)
 	if err != nil {

@@ -31,8 +31,9 @@ import (
 
 // Well-known names of the translation.
 const (
-	// Finalizer on Networks and NetworkInterfaces whose OVN rows exist.
-	Finalizer = "ovn.apinet.ironcore.dev/rows"
+	// legacyFinalizer was put on translated objects by earlier versions;
+	// it is removed when they are deleted (their rows need no finalizer).
+	legacyFinalizer = "ovn.apinet.ironcore.dev/rows"
 	// AnnotationTransitIP on a Network shows the address of its gateway port.
 	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
 

@@ -172,6 +172,38 @@ func TestTranslation(t *testing.T) {
 		t.Errorf("the other NIC's port went too: %q", got)
 	}
 
+	// A NIC made again at once under the same name, with another address:
+	// only its rows exist (translated objects have no finalizer; the
+	// earlier one's rows go by name).
+	again := &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "nic-b"},
+		Spec: apinetv1alpha1.NetworkInterfaceSpec{NodeRef: corev1.LocalObjectReference{Name: "node1"}, NetworkRef: corev1.LocalObjectReference{Name: "net"},
+			IPs: []apinetv1alpha1.IPAddr{"10.0.0.9"}}}
+	if err := c.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	ready(t, c, again, func() []metav1.Condition { return again.Status.Conditions }, "True/RowsWritten")
+	if len(again.Finalizers) != 0 {
+		t.Errorf("finalizers %v on a translated NIC, want none", again.Finalizers)
+	}
+	eventually(t, "only the new nic-b's rows", func() error {
+		if got := nbctl("--bare", "--columns=addresses", "find", "Logical_Switch_Port", "name="+ns.Name+"/nic-b"); !strings.HasSuffix(got, " 10.0.0.9") {
+			return fmt.Errorf("ports named nic-b: %q", got)
+		}
+		if got := nbctl("--bare", "--columns=ip_prefix", "find", "Logical_Router_Static_Route", `ip_prefix="10.0.0.7/32"`); got != "" {
+			return fmt.Errorf("the earlier nic-b's route is left")
+		}
+		return nil
+	})
+	if err := c.Delete(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "nic-b rows removed", func() error {
+		if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+ns.Name+"/nic-b"); got != "" {
+			return fmt.Errorf("port left")
+		}
+		return nil
+	})
+
 	// Deleting the Network removes its rows and releases its transit address.
 	if err := c.Delete(ctx, nw); err != nil {
 		t.Fatal(err)
