@@ -24,8 +24,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
-	"github.com/ovnet-dev/ovnet/test/stack"
-	"github.com/ovnet-dev/ovnet/test/testenv"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 )
 
 const usage = `usage:
@@ -103,7 +102,7 @@ func main() {
 // only (ip netns exec would also unshare the mounts, and a namespace
 // added by the command, ip netns add, would not be seen outside it).
 func execIn(runDir, where string, command []string) error {
-	layout, err := stack.ReadLayout(runDir)
+	layout, err := devstack.ReadLayout(runDir)
 	if err != nil {
 		return err
 	}
@@ -136,7 +135,7 @@ func up(runDir, samples, binDir string, nodes, prefixes []string) error {
 	if pid, err := readPid(pidFile); err == nil && syscall.Kill(pid, 0) == nil {
 		return fmt.Errorf("a stack is already running in %s (pid %d): make stop", runDir, pid)
 	}
-	provider := stack.TestProvider()
+	provider := devstack.TestProvider()
 	provider.PublicPrefixes = nil
 	for _, p := range prefixes {
 		pp, err := netip.ParsePrefix(p)
@@ -148,7 +147,7 @@ func up(runDir, samples, binDir string, nodes, prefixes []string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	fmt.Printf("ovnet-dev: starting kube-apiserver + etcd with the ovnet CRDs, OVN central, and chassis %s\n", strings.Join(nodes, ", "))
-	s, err := stack.Up(stack.Options{RunDir: runDir, Nodes: nodes, Provider: provider})
+	s, err := devstack.Up(devstack.Options{RunDir: runDir, Nodes: nodes, Provider: provider})
 	if err != nil {
 		return err
 	}
@@ -158,14 +157,14 @@ func up(runDir, samples, binDir string, nodes, prefixes []string) error {
 	}
 	defer os.Remove(pidFile)
 	fmt.Println("ovnet-dev: starting ovnet-controller (public prefixes", prefixes, ") and one ovnet-agent per chassis")
-	if err := s.StartController(binDir, stack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint()}); err != nil {
+	if err := s.StartController(binDir, devstack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint()}); err != nil {
 		return err
 	}
 	if err := s.StartAgents(binDir); err != nil {
 		return err
 	}
 	if samples != "" {
-		out, err := exec.Command(filepath.Join(testenv.Assets(), "kubectl"), "--kubeconfig", filepath.Join(runDir, "kubeconfig"), "apply", "-f", samples).CombinedOutput()
+		out, err := exec.Command(filepath.Join(devstack.Assets(), "kubectl"), "--kubeconfig", filepath.Join(runDir, "kubeconfig"), "apply", "-f", samples).CombinedOutput()
 		fmt.Print(string(out))
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", samples, err)
@@ -196,7 +195,7 @@ func vm(runDir string, attach, dhcp bool, ref string) error {
 	if !ok || ns == "" || name == "" {
 		return fmt.Errorf("%q: want NAMESPACE/NIC", ref)
 	}
-	layout, err := stack.ReadLayout(runDir)
+	layout, err := devstack.ReadLayout(runDir)
 	if err != nil {
 		return err
 	}
@@ -233,7 +232,7 @@ func vm(runDir string, attach, dhcp bool, ref string) error {
 		return err
 	}
 	if dhcp {
-		lease, _ := os.ReadFile(stack.LeaseFile(v.NetNS))
+		lease, _ := os.ReadFile(devstack.LeaseFile(v.NetNS))
 		fmt.Printf("DHCP lease of %s:\n%s", ref, lease)
 	}
 	fmt.Printf("VM of %s is network namespace %s (eth0: %s; state %s)\n  ip netns exec %s ping ...\n",
@@ -260,8 +259,8 @@ func stop(runDir string) error {
 	}
 	// No live stack: its daemons died with it (parent-death signal), but
 	// its network namespaces may be left.
-	if layout, err := stack.ReadLayout(runDir); err == nil {
-		stack.RemoveNamespaces(layout.Prefix)
+	if layout, err := devstack.ReadLayout(runDir); err == nil {
+		devstack.RemoveNamespaces(layout.Prefix)
 		fmt.Println("ovnet-dev: no stack running in", runDir, "; removed its network namespaces", layout.Prefix+"-*")
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -22,7 +22,7 @@ import (
 // deleting the gateway removes its rows.
 func TestNATGatewayRows(t *testing.T) {
 	env := testenv.Start(t)
-	central := stack.StartCentralT(t)
+	central := devstack.StartCentralT(t)
 	start(t, env, central)
 	c, ctx := env.Client, context.Background()
 	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }

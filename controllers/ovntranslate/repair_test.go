@@ -7,9 +7,9 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
-	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -17,7 +17,7 @@ import (
 // never ran) are deleted when the controller starts; rows of other tools stay.
 func TestRepairAtStart(t *testing.T) {
 	env := testenv.Start(t)
-	central := stack.StartCentralT(t)
+	central := devstack.StartCentralT(t)
 	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }
 	nbctl("ls-add", "someone-elses-switch")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -27,7 +27,7 @@ import (
 // Unsupported; a NAT row deleted behind ovnet's back comes back.
 func TestTenantSafety(t *testing.T) {
 	env := testenv.Start(t)
-	central := stack.StartCentralT(t)
+	central := devstack.StartCentralT(t)
 	start(t, env, central)
 	c, ctx := env.Client, context.Background()
 	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }

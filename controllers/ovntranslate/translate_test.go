@@ -15,16 +15,16 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // start runs allocation and translation in one manager until stop is called
 // (or the test ends); it returns the manager's NB client.
-func start(t *testing.T, env *testenv.Env, central *stack.Central) (*ovn.Client, func()) {
+func start(t *testing.T, env *testenv.Env, central *devstack.Central) (*ovn.Client, func()) {
 	t.Helper()
-	p, err := stack.StartInProcess(env.Config, central.NBEndpoint(), stack.TestProvider(), 300, 400)
+	p, err := devstack.StartInProcess(env.Config, central.NBEndpoint(), devstack.TestProvider(), 300, 400)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func ready(t *testing.T, c client.Client, obj client.Object, conds func() []meta
 
 func TestTranslation(t *testing.T) {
 	env := testenv.Start(t)
-	central := stack.StartCentralT(t)
+	central := devstack.StartCentralT(t)
 	_, stop := start(t, env, central)
 	c, ctx := env.Client, context.Background()
 	nbctl := func(args ...string) string { t.Helper(); return central.NBCtl(t, args...) }

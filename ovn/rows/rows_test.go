@@ -14,10 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
-	"github.com/ovnet-dev/ovnet/test/stack"
 )
 
 var provider = rows.Provider{
@@ -154,7 +154,7 @@ func TestNetworkInterfaceRows(t *testing.T) {
 // and their NICs to a real NB database and checks what ovn-northd made of
 // them: tunnel keys (VNI for switches, VNI + 2^23 for routers) and ports.
 func TestRowsInRealOVN(t *testing.T) {
-	central := stack.StartCentralT(t)
+	central := devstack.StartCentralT(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})

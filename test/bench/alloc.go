@@ -18,6 +18,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -65,7 +66,7 @@ controller process is mostly idle then).
 // dynamic IPs.
 func benchAlloc(ctx context.Context, pool netip.Prefix, fills []float64, perStep int) (allocResult, error) {
 	res := allocResult{pool: pool}
-	env, err := testenv.StartEnv()
+	env, err := devstack.StartEnv()
 	if err != nil {
 		return res, err
 	}

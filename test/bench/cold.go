@@ -33,10 +33,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
-	"github.com/ovnet-dev/ovnet/test/stack"
-	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // coldScale is the population of the cold-convergence entry (P1).
@@ -147,7 +146,7 @@ need far fewer API writes per NIC than the API's status model asks for.
 // is restarted with nothing changed.
 func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	res := coldResult{scale: sc}
-	env, err := testenv.StartEnv()
+	env, err := devstack.StartEnv()
 	if err != nil {
 		return res, err
 	}
@@ -157,7 +156,7 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		return res, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	central, err := stack.StartCentral(filepath.Join(dir, "ovn"))
+	central, err := devstack.StartCentral(filepath.Join(dir, "ovn"))
 	if err != nil {
 		return res, err
 	}
@@ -168,7 +167,7 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	}
 	defer watch.Close()
 	bin := filepath.Join(dir, "bin")
-	if err := stack.BuildBinaries(bin); err != nil {
+	if err := devstack.BuildBinaries(bin); err != nil {
 		return res, err
 	}
 
@@ -275,7 +274,7 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	// Floor: the final rows, copied, written to a fresh NB database.
 	snapshot := snapshotRows(watch)
 	res.rows = len(snapshot)
-	fresh, err := stack.StartCentral(filepath.Join(dir, "floor"))
+	fresh, err := devstack.StartCentral(filepath.Join(dir, "floor"))
 	if err != nil {
 		return res, err
 	}

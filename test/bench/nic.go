@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
-	"github.com/ovnet-dev/ovnet/test/stack"
 )
 
 type nicResult struct {
@@ -134,7 +134,7 @@ func benchNIC(ctx context.Context, base, samples int) (nicResult, error) {
 
 	// P2: restart with nothing changed.
 	res.portsAtRestart = ports()
-	before := stack.Reconciles()
+	before := devstack.Reconciles()
 	t0 := time.Now()
 	if err := bs.startControllers(); err != nil {
 		return res, err
@@ -144,7 +144,7 @@ func benchNIC(ctx context.Context, base, samples int) (nicResult, error) {
 	// reported is until the last reconcile.
 	last, lastChange := before, time.Now()
 	if err := waitFor(func() bool {
-		if n := stack.Reconciles(); n != last {
+		if n := devstack.Reconciles(); n != last {
 			last, lastChange = n, time.Now()
 		}
 		return bs.ctrls.Synced() && last > before && time.Since(lastChange) > 2*time.Second

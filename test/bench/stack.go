@@ -7,8 +7,8 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -17,8 +17,8 @@ import (
 // that watches what the database holds.
 type benchStack struct {
 	env      *testenv.Env
-	central  *stack.Central
-	ctrls    *stack.InProcess
+	central  *devstack.Central
+	ctrls    *devstack.InProcess
 	watch    *ovn.Client
 	requests *requestCounter
 	stop     func()
@@ -33,7 +33,7 @@ func startBenchStack(ctx context.Context) (*benchStack, error) {
 		}
 	}
 	fail := func(err error) (*benchStack, error) { s.stop(); return nil, err }
-	env, err := testenv.StartEnv()
+	env, err := devstack.StartEnv()
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func startBenchStack(ctx context.Context) (*benchStack, error) {
 		return fail(err)
 	}
 	cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
-	if s.central, err = stack.StartCentral(dir); err != nil {
+	if s.central, err = devstack.StartCentral(dir); err != nil {
 		return fail(err)
 	}
 	cleanups = append(cleanups, s.central.Stop)
@@ -67,7 +67,7 @@ func (s *benchStack) startControllers() error {
 	if s.ctrls != nil {
 		s.ctrls.Stop()
 	}
-	ctrls, err := stack.StartInProcess(s.requests.wrap(s.env.Config), s.central.NBEndpoint(), stack.TestProvider(), 200, 300)
+	ctrls, err := devstack.StartInProcess(s.requests.wrap(s.env.Config), s.central.NBEndpoint(), devstack.TestProvider(), 200, 300)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -49,9 +49,9 @@ func TestGuestDHCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(vm.Remove)
-	t.Cleanup(func() { _ = os.Remove(stack.LeaseFile(vm.NetNS)) })
+	t.Cleanup(func() { _ = os.Remove(devstack.LeaseFile(vm.NetNS)) })
 
-	lease, err := os.ReadFile(stack.LeaseFile(vm.NetNS))
+	lease, err := os.ReadFile(devstack.LeaseFile(vm.NetNS))
 	if err != nil {
 		t.Fatal(err)
 	}

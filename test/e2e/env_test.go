@@ -1,5 +1,5 @@
 // Package e2e proves dataplane claims with packets between network
-// namespaces, on the local stack of test/stack: three OVN chassis joined by
+// namespaces, on the local stack of internal/devstack: three OVN chassis joined by
 // geneve, an external host on the provider network, ovnet's controllers
 // and one node agent per chassis.
 package e2e
@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -29,10 +29,10 @@ var nodes = []string{"node-1", "node-2", "node-3"}
 // env is a running stack with the controllers and agents in this process.
 type env struct {
 	t      *testing.T
-	s      *stack.Stack
+	s      *devstack.Stack
 	c      client.Client
-	ctrl   *stack.InProcess
-	agents map[string]*stack.Agent
+	ctrl   *devstack.InProcess
+	agents map[string]*devstack.Agent
 	ns     string
 }
 
@@ -49,12 +49,12 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	s, err := stack.Up(stack.Options{RunDir: dir, Nodes: nodes, Provider: stack.TestProvider()})
+	s, err := devstack.Up(devstack.Options{RunDir: dir, Nodes: nodes, Provider: devstack.TestProvider()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Down)
-	e := &env{t: t, s: s, c: s.API.Client, agents: map[string]*stack.Agent{}}
+	e := &env{t: t, s: s, c: s.API.Client, agents: map[string]*devstack.Agent{}}
 	e.startController()
 	for _, node := range nodes {
 		e.restartAgent(node)
@@ -89,7 +89,7 @@ func (e *env) startController() {
 	if e.ctrl != nil {
 		e.ctrl.Stop()
 	}
-	p, err := stack.StartInProcess(e.s.API.Config, e.s.Central.NBEndpoint(), stack.TestProvider(), 300, 400)
+	p, err := devstack.StartInProcess(e.s.API.Config, e.s.Central.NBEndpoint(), devstack.TestProvider(), 300, 400)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -98,14 +98,14 @@ func (e *env) startController() {
 }
 
 // restartAgent starts (or restarts) the node agent of node in this process.
-func (e *env) restartAgent(node string) *stack.Agent {
+func (e *env) restartAgent(node string) *devstack.Agent {
 	e.t.Helper()
 	if a := e.agents[node]; a != nil {
 		a.Stop()
 	}
 	for _, ch := range e.s.Chassis {
 		if ch.Name == node {
-			a, err := stack.StartInProcessAgent(e.s.API.Config, ch, map[string]string{apinetv1alpha1.LabelGateway: "true"})
+			a, err := devstack.StartInProcessAgent(e.s.API.Config, ch, map[string]string{apinetv1alpha1.LabelGateway: "true"})
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -125,7 +125,7 @@ func (e *env) network(name string) *apinetv1alpha1.Network {
 
 // nic creates a NetworkInterface on node, waits until its agent reports it
 // Ready, and puts a VM behind its tap device.
-func (e *env) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1.NetworkInterface)) (*apinetv1alpha1.NetworkInterface, *stack.VM) {
+func (e *env) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1.NetworkInterface)) (*apinetv1alpha1.NetworkInterface, *devstack.VM) {
 	e.t.Helper()
 	return e.site().nic(name, network, node, ip, mutate...)
 }
@@ -159,7 +159,7 @@ func (e *env) sbctl(args ...string) string {
 
 // transfer sends one line from client to ip:8000 on server with nc over
 // proto and returns what the server received.
-func transfer(t *testing.T, server, client *stack.VM, ip, proto string) string {
+func transfer(t *testing.T, server, client *devstack.VM, ip, proto string) string {
 	t.Helper()
 	udp := []string{}
 	if proto == "udp" {
@@ -188,7 +188,7 @@ func transfer(t *testing.T, server, client *stack.VM, ip, proto string) string {
 }
 
 // ping reports whether vm gets an answer from dst within a few tries.
-func ping(vm *stack.VM, dst string) bool {
+func ping(vm *devstack.VM, dst string) bool {
 	for range 3 {
 		if out, err := vm.Exec("ping", "-c", "1", "-W", "1", dst); err == nil && strings.Contains(out, "1 received") {
 			return true
@@ -197,7 +197,7 @@ func ping(vm *stack.VM, dst string) bool {
 	return false
 }
 
-func mustReach(t *testing.T, vm *stack.VM, dst string) {
+func mustReach(t *testing.T, vm *devstack.VM, dst string) {
 	t.Helper()
 	testenv.Eventually(t, 30*time.Second, vm.NetNS+" reaches "+dst, func() error {
 		if !ping(vm, dst) {

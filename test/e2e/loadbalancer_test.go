@@ -13,13 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // ask sends one TCP connection or UDP datagram from vm to ip:port and
 // returns the backend's answer ("" when none).
-func ask(vm *stack.VM, proto, ip, port string) string {
+func ask(vm *devstack.VM, proto, ip, port string) string {
 	args := []string{"nc", "-w", "2"}
 	if proto == "udp" {
 		args = append(args, "-u")
@@ -31,7 +31,7 @@ func ask(vm *stack.VM, proto, ip, port string) string {
 }
 
 // answers asks n times and counts the answers per backend.
-func answers(vm *stack.VM, proto, ip, port string, n int) map[string]int {
+func answers(vm *devstack.VM, proto, ip, port string, n int) map[string]int {
 	got := map[string]int{}
 	for range n {
 		got[ask(vm, proto, ip, port)]++
@@ -55,7 +55,7 @@ func TestLoadBalancer(t *testing.T) {
 	_, vmG := e.nic("g", "net1", "node-3", "10.0.0.3")
 	_, vmC := e.nic("c", "net2", "node-3", "10.0.0.3")
 	for _, b := range []struct {
-		vm   *stack.VM
+		vm   *devstack.VM
 		name string
 	}{{vmA, "A"}, {vmB, "B"}} {
 		serveName(t, b.vm.NetNS, "80", b.name)
@@ -96,7 +96,7 @@ func TestLoadBalancer(t *testing.T) {
 	t.Logf("public VIP %s", vip)
 	ext := e.s.External
 
-	both := func(what string, vm *stack.VM, proto, ip, port string) {
+	both := func(what string, vm *devstack.VM, proto, ip, port string) {
 		t.Helper()
 		testenv.Eventually(t, 30*time.Second, what, func() error {
 			got := answers(vm, proto, ip, port, 12)

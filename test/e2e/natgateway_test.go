@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -71,7 +71,7 @@ func TestNATGateway(t *testing.T) {
 	peers := listenIn(t, e.s.Layout.External, "9001")
 	// from sends one TCP connection or UDP datagram from vm and returns the
 	// source the external host saw.
-	from := func(vm *stack.VM, proto string) (netip.AddrPort, error) {
+	from := func(vm *devstack.VM, proto string) (netip.AddrPort, error) {
 		n := peers.count()
 		args := []string{"nc", "-w", "2"}
 		if proto == "udp" {
@@ -89,7 +89,7 @@ func TestNATGateway(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		vm   *stack.VM
+		vm   *devstack.VM
 	}{{"n1", vm1}, {"n2", vm2}} {
 		for _, proto := range []string{"tcp", "udp"} {
 			got, err := from(c.vm, proto)

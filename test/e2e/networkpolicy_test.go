@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -34,10 +34,10 @@ func TestNetworkPolicy(t *testing.T) {
 		serveName(t, c2.NetNS, port, "C2")
 	}
 	type check struct {
-		vm             *stack.VM
+		vm             *devstack.VM
 		ip, port, want string // want "" means: dropped
 	}
-	reaches := func(vm *stack.VM, ip, port, want string) check { return check{vm, ip, port, want} }
+	reaches := func(vm *devstack.VM, ip, port, want string) check { return check{vm, ip, port, want} }
 	// expect waits until every open path answers, then requires every
 	// dropped path to fail four times in a row (a single failure could be
 	// a lost first packet; a drop must be steady).

@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
-	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -116,7 +116,7 @@ func TestPortable(t *testing.T) {
 // serveNameCmd answers TCP connections on port inside vm with name, with
 // nc in a loop (a command, so that it also runs on a cluster's node); it
 // ends by itself after two minutes.
-func serveNameCmd(t *testing.T, vm *stack.VM, port, name string) {
+func serveNameCmd(t *testing.T, vm *devstack.VM, port, name string) {
 	t.Helper()
 	cmd := vm.Command("timeout", "120", "sh", "-c", fmt.Sprintf("while true; do echo %s | nc -N -l %s; done", name, port))
 	if err := cmd.Start(); err != nil {

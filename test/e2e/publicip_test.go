@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
-	"github.com/ovnet-dev/ovnet/test/stack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -126,7 +126,7 @@ func (e *env) activeChassisOfGateway(nw *apinetv1alpha1.Network) string {
 	return e.sbctl("--bare", "--columns=name", "list", "Chassis", uuid)
 }
 
-func (e *env) chassis(name string) *stack.Chassis {
+func (e *env) chassis(name string) *devstack.Chassis {
 	for _, ch := range e.s.Chassis {
 		if ch.Name == name {
 			return ch
@@ -138,7 +138,7 @@ func (e *env) chassis(name string) *stack.Chassis {
 
 // peerSeenBy opens a TCP connection from client to ip:9000 on server and
 // returns the source address the server saw (nc -v reports it).
-func peerSeenBy(t *testing.T, server, client *stack.VM, ip string) string {
+func peerSeenBy(t *testing.T, server, client *devstack.VM, ip string) string {
 	t.Helper()
 	var log syncBuffer
 	srv := server.Command("timeout", "30", "nc", "-n", "-v", "-l", "9000")

@@ -16,7 +16,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
-	"github.com/ovnet-dev/ovnet/test/stack"
+	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -40,9 +40,9 @@ type site struct {
 	c        client.Client
 	ns       string
 	nodes    []string
-	external *stack.VM
+	external *devstack.VM
 	extIP    string
-	attach   func(*apinetv1alpha1.NetworkInterface) (*stack.VM, error)
+	attach   func(*apinetv1alpha1.NetworkInterface) (*devstack.VM, error)
 	nbctl    func(args ...string) (string, error)
 }
 
@@ -65,7 +65,7 @@ func newSite(t *testing.T) *site {
 	}
 	// The external host is the machine -external-exec enters (no namespace
 	// of its own on it).
-	s := &site{t: t, c: c, extIP: *extIP, external: &stack.VM{Host: strings.Fields(*extExec)}}
+	s := &site{t: t, c: c, extIP: *extIP, external: &devstack.VM{Host: strings.Fields(*extExec)}}
 	var list apinetv1alpha1.NodeList
 	if err := c.List(context.Background(), &list); err != nil {
 		t.Fatal(err)
@@ -82,9 +82,9 @@ func newSite(t *testing.T) *site {
 	}
 	t.Cleanup(func() { _ = c.Delete(context.Background(), ns) })
 	s.ns = ns.Name
-	s.attach = func(nic *apinetv1alpha1.NetworkInterface) (*stack.VM, error) {
+	s.attach = func(nic *apinetv1alpha1.NetworkInterface) (*devstack.VM, error) {
 		host := strings.Fields(strings.ReplaceAll(*nodeExec, "{node}", nic.Spec.NodeRef.Name))
-		return stack.AttachNICOn(host, "", "vm-"+nic.Namespace+"-"+nic.Name, nic)
+		return devstack.AttachNICOn(host, "", "vm-"+nic.Namespace+"-"+nic.Name, nic)
 	}
 	s.nbctl = func(args ...string) (string, error) {
 		cmd := append(strings.Fields(*nbctl), args...)
@@ -96,7 +96,7 @@ func newSite(t *testing.T) *site {
 
 // site is the local stack seen as a portable test's site.
 func (e *env) site() *site {
-	return &site{t: e.t, c: e.c, ns: e.ns, nodes: nodes, external: e.s.External, extIP: stack.TestProvider().NextHop.String(),
+	return &site{t: e.t, c: e.c, ns: e.ns, nodes: nodes, external: e.s.External, extIP: devstack.TestProvider().NextHop.String(),
 		attach: e.s.Layout.AttachVM,
 		nbctl: func(args ...string) (string, error) {
 			out, err := exec.Command("ovn-nbctl", append([]string{"--db=" + e.s.Central.NBEndpoint()}, args...)...).CombinedOutput()
@@ -121,7 +121,7 @@ func (s *site) network(name string) *apinetv1alpha1.Network {
 
 // nic creates a NIC on node, waits for the controller's rows and the
 // agent's Ready, and puts a VM behind it.
-func (s *site) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1.NetworkInterface)) (*apinetv1alpha1.NetworkInterface, *stack.VM) {
+func (s *site) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1.NetworkInterface)) (*apinetv1alpha1.NetworkInterface, *devstack.VM) {
 	s.t.Helper()
 	n := &apinetv1alpha1.NetworkInterface{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name},

@@ -1,7 +1,7 @@
-// Package stack runs the local ovnet stack used by `make run` and the
+// Package devstack runs the local ovnet stack used by `make run` and the
 // integration suites: a real kube-apiserver with the CRDs, and OVN central
 // (NB and SB ovsdb-servers, ovn-northd) in a private run directory.
-package stack
+package devstack
 
 import (
 	"fmt"
@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/ovnet-dev/ovnet/ovn/ovntest"
 )
 
 // Daemon is a process the stack started; it is killed with its process group.
@@ -84,7 +82,7 @@ func StartCentral(dir string) (*Central, error) {
 	c := &Central{Dir: dir, NBSocket: filepath.Join(dir, "nb.sock"), SBSocket: filepath.Join(dir, "sb.sock")}
 	env := []string{"OVN_RUNDIR=" + dir, "OVN_LOGDIR=" + dir, "OVN_DBDIR=" + dir, "OVS_RUNDIR=" + dir, "OVS_LOGDIR=" + dir, "OVS_DBDIR=" + dir}
 	for _, db := range []struct{ name, schema, sock string }{
-		{"nb", filepath.Join(ovntest.SchemaDir(), "ovn-nb.ovsschema"), c.NBSocket},
+		{"nb", filepath.Join(RepoRoot(), "ovn", "schema", "ovn-nb.ovsschema"), c.NBSocket},
 		{"sb", "/usr/share/ovn/ovn-sb.ovsschema", c.SBSocket},
 	} {
 		file := filepath.Join(dir, db.name+".db")

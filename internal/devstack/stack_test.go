@@ -1,4 +1,4 @@
-package stack
+package devstack
 
 import (
 	"net/netip"
@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // TestUpDown brings the local stack up as make run does, uses it the way the
@@ -46,7 +44,7 @@ func TestUpDown(t *testing.T) {
 			pids = append(pids, d.cmd.Process.Pid)
 		}
 	}
-	samples := filepath.Join(testenv.RepoRoot(), "manifests", "samples")
+	samples := filepath.Join(RepoRoot(), "manifests", "samples")
 	script := `set -e; source ` + dir + `/env.sh
 kubectl apply -f ` + samples + ` >/dev/null
 kubectl get nic my-nic -o jsonpath='{.spec.ips[0]}'; echo

@@ -1,15 +1,23 @@
-package stack
+package devstack
 
 import (
 	"os"
 	"os/exec"
 	"strings"
-	"testing"
 )
+
+// TB is what the helpers below need of a test (TB has it), so that
+// the stack itself does not link Go's testing package.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
 
 // StartCentralT starts OVN central in a fresh short directory for one test
 // and stops it (and removes the directory) when the test ends.
-func StartCentralT(t testing.TB) *Central {
+func StartCentralT(t TB) *Central {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "ovn")
 	if err != nil {
@@ -25,18 +33,18 @@ func StartCentralT(t testing.TB) *Central {
 }
 
 // NBCtl runs ovn-nbctl against the NB database and returns its trimmed output.
-func (c *Central) NBCtl(t testing.TB, args ...string) string {
+func (c *Central) NBCtl(t TB, args ...string) string {
 	t.Helper()
 	return c.ctl(t, "ovn-nbctl", c.NBEndpoint(), args...)
 }
 
 // SBCtl runs ovn-sbctl against the SB database and returns its trimmed output.
-func (c *Central) SBCtl(t testing.TB, args ...string) string {
+func (c *Central) SBCtl(t TB, args ...string) string {
 	t.Helper()
 	return c.ctl(t, "ovn-sbctl", c.SBEndpoint(), args...)
 }
 
-func (c *Central) ctl(t testing.TB, bin, db string, args ...string) string {
+func (c *Central) ctl(t TB, bin, db string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(bin, append([]string{"--db=" + db}, args...)...).CombinedOutput()
 	if err != nil {

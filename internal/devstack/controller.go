@@ -1,4 +1,4 @@
-package stack
+package devstack
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
-
-	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // ControllerOptions are the flags the stack passes to ovnet-controller.
@@ -20,7 +18,7 @@ type ControllerOptions struct {
 // BuildBinaries builds ovnet's commands into dir (go build, cached by Go).
 func BuildBinaries(dir string) error {
 	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/...")
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = RepoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/...: %v\n%s", err, out)
 	}

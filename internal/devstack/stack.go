@@ -1,4 +1,4 @@
-package stack
+package devstack
 
 import (
 	"crypto/sha256"
@@ -12,7 +12,6 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
-	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // Options describe a local stack.
@@ -45,7 +44,7 @@ type Layout struct {
 type Stack struct {
 	RunDir   string
 	Layout   Layout
-	API      *testenv.Env
+	API      *Env
 	Central  *Central
 	Fabric   *Fabric
 	Chassis  []*Chassis
@@ -66,7 +65,7 @@ func Up(opts Options) (*Stack, error) {
 	}}
 	RemoveNamespaces(s.Layout.Prefix)
 	fail := func(err error) (*Stack, error) { s.Down(); return nil, err }
-	api, err := testenv.StartEnv()
+	api, err := StartEnv()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +107,7 @@ func Up(opts Options) (*Stack, error) {
 
 func (s *Stack) writeFiles() error {
 	kubeconfig := filepath.Join(s.RunDir, "kubeconfig")
-	if err := testenv.WriteKubeconfig(s.API.Config, kubeconfig); err != nil {
+	if err := WriteKubeconfig(s.API.Config, kubeconfig); err != nil {
 		return err
 	}
 	env := strings.Join([]string{
@@ -116,7 +115,7 @@ func (s *Stack) writeFiles() error {
 		fmt.Sprintf("export KUBECONFIG=%s", kubeconfig),
 		fmt.Sprintf("export OVN_NB_DB=%s", s.Central.NBEndpoint()),
 		fmt.Sprintf("export OVN_SB_DB=%s", s.Central.SBEndpoint()),
-		fmt.Sprintf("export PATH=%s:$PATH", testenv.Assets()),
+		fmt.Sprintf("export PATH=%s:$PATH", Assets()),
 		fmt.Sprintf("# the external host on the provider network: ip netns exec $OVNET_EXTERNAL ping ..."),
 		fmt.Sprintf("export OVNET_EXTERNAL=%s", s.Layout.External),
 		"",

@@ -1,4 +1,4 @@
-package stack
+package devstack
 
 import (
 	"fmt"
@@ -40,31 +40,36 @@ func (vm *VM) Remove() {
 	}
 }
 
+// plugSteps create namespace vmNS and move tap there as eth0, up.
+func plugSteps(tapNS, tap, vmNS string) [][]string {
+	move := []string{"ip", "link", "set", tap, "netns", vmNS}
+	if tapNS != "" {
+		move = []string{"ip", "-n", tapNS, "link", "set", tap, "netns", vmNS}
+	}
+	return [][]string{
+		{"ip", "netns", "add", vmNS},
+		move,
+		{"ip", "-n", vmNS, "link", "set", "lo", "up"},
+		{"ip", "-n", vmNS, "link", "set", tap, "name", "eth0"},
+		{"ip", "-n", vmNS, "link", "set", "eth0", "up"},
+		// The userspace datapath does not fill in the checksums a veth offloads.
+		{"ip", "netns", "exec", vmNS, "ethtool", "-K", "eth0", "tx", "off"},
+	}
+}
+
 // AttachVMOn creates namespace vmNS on the machine host enters (nil: this
 // one; for a kind node: docker exec <node>), moves tap there from
 // namespace tapNS of that machine (empty: its own) as eth0, with each of
 // ips as a /32 and the routes through the Network's link-local gateway
 // 169.254.0.1, as a VM's DHCP or cloud-init would configure it.
 func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, error) {
-	move := []string{"ip", "link", "set", tap, "netns", vmNS}
-	if tapNS != "" {
-		move = []string{"ip", "-n", tapNS, "link", "set", tap, "netns", vmNS}
-	}
-	steps := [][]string{
-		{"ip", "netns", "add", vmNS},
-		move,
-		{"ip", "-n", vmNS, "link", "set", "lo", "up"},
-		{"ip", "-n", vmNS, "link", "set", tap, "name", "eth0"},
-		{"ip", "-n", vmNS, "link", "set", "eth0", "up"},
-	}
+	steps := plugSteps(tapNS, tap, vmNS)
 	for _, ip := range ips {
 		steps = append(steps, []string{"ip", "-n", vmNS, "addr", "add", ip + "/32", "dev", "eth0"})
 	}
 	steps = append(steps,
 		[]string{"ip", "-n", vmNS, "route", "add", "169.254.0.1", "dev", "eth0", "scope", "link"},
 		[]string{"ip", "-n", vmNS, "route", "add", "default", "via", "169.254.0.1", "dev", "eth0", "onlink"},
-		// The userspace datapath does not fill in the checksums a veth offloads.
-		[]string{"ip", "netns", "exec", vmNS, "ethtool", "-K", "eth0", "tx", "off"},
 	)
 	for i := range steps {
 		steps[i] = append(slices.Clone(host), steps[i]...)
@@ -101,27 +106,17 @@ exit 0
 // that takes address, routes and MTU from OVN's answer. The lease's
 // variables are in the VM's lease file (LeaseFile).
 func AttachDHCPVMOn(host []string, tapNS, tap, vmNS string) (*VM, error) {
-	move := []string{"ip", "link", "set", tap, "netns", vmNS}
-	if tapNS != "" {
-		move = []string{"ip", "-n", tapNS, "link", "set", tap, "netns", vmNS}
-	}
 	script := LeaseFile(vmNS) + ".sh"
-	steps := [][]string{
-		{"ip", "netns", "add", vmNS},
-		move,
-		{"ip", "-n", vmNS, "link", "set", "lo", "up"},
-		{"ip", "-n", vmNS, "link", "set", tap, "name", "eth0"},
-		{"ip", "-n", vmNS, "link", "set", "eth0", "up"},
-		{"ip", "netns", "exec", vmNS, "ethtool", "-K", "eth0", "tx", "off"},
-		{"sh", "-c", "cat > " + script + " && chmod +x " + script},
-		{"env", "LEASE_FILE=" + LeaseFile(vmNS), "ip", "netns", "exec", vmNS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "10", "-T", "1", "-s", script},
-	}
+	steps := append(plugSteps(tapNS, tap, vmNS),
+		[]string{"sh", "-c", "cat > " + script + " && chmod +x " + script},
+		[]string{"env", "LEASE_FILE=" + LeaseFile(vmNS), "ip", "netns", "exec", vmNS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "10", "-T", "1", "-s", script},
+	)
 	for i := range steps {
 		steps[i] = append(slices.Clone(host), steps[i]...)
 	}
 	for i, step := range steps {
 		cmd := exec.Command(step[0], step[1:]...)
-		if i == 6 {
+		if i == len(steps)-2 {
 			cmd.Stdin = strings.NewReader(dhcpScript)
 		}
 		if out, err := cmd.CombinedOutput(); err != nil {
