@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	pmodel "github.com/prometheus/common/model"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// showProgress (-progress) prints the rows reached every two seconds
+// while the cold start converges.
+var showProgress bool
+
+// controllerPprof, when set (-controller-pprof), is where the controller
+// process serves /debug/pprof.
+var controllerPprof string
+
+// controllerProcess is ovnet-controller running as its own process, so
+// that its memory and CPU are its own.
+type controllerProcess struct {
+	cmd     *exec.Cmd
+	metrics string
+	done    chan struct{}
+}
+
+func startControllerProcess(bin, kubeconfig, nb, logFile string) (*controllerProcess, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	p := &controllerProcess{metrics: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "--kubeconfig", kubeconfig, "--ovn-nb", nb,
+		"--public-prefix", "198.18.0.0/15", "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0",
+		"--zap-log-level", "error")
+	if controllerPprof != "" {
+		p.cmd.Args = append(p.cmd.Args, "--pprof-bind-address", controllerPprof)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	if err := p.cmd.Start(); err != nil {
+		_ = log.Close()
+		return nil, err
+	}
+	go func() { _ = p.cmd.Wait(); _ = log.Close(); close(p.done) }()
+	if err := waitFor(func() bool { _, err := p.scrape(); return err == nil }); err != nil {
+		p.stop()
+		out, _ := os.ReadFile(logFile)
+		return nil, fmt.Errorf("controller serves no metrics: %s", out)
+	}
+	return p, nil
+}
+
+func (p *controllerProcess) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// scrape reads the process's Prometheus metrics.
+func (p *controllerProcess) scrape() (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	return parseMetrics(resp.Body)
+}
+
+// sum adds the samples of a metric family (every label set): counters,
+// gauges, and a histogram's count.
+func (p *controllerProcess) sum(name string) (float64, error) {
+	families, err := p.scrape()
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	if f := families[name]; f != nil {
+		for _, m := range f.GetMetric() {
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total, nil
+}
+
+func parseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(pmodel.UTF8Validation)
+	return parser.TextToMetricFamilies(r)
+}
+
+// transactions is the NB transactions the process committed (the count
+// of its transaction-latency histogram).
+func (p *controllerProcess) transactions() (float64, error) {
+	return p.sum("ovnet_ovsdb_transaction_duration_seconds")
+}
+
+func (p *controllerProcess) reconciles() (float64, error) {
+	return p.sum("controller_runtime_reconcile_total")
+}
+
+// cpuSeconds is user + system time from /proc/<pid>/stat.
+func (p *controllerProcess) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name (which may hold spaces) start at ") ".
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return (utime + stime) / clockTicks
+}
+
+// peakRSS is VmHWM from /proc/<pid>/status.
+func (p *controllerProcess) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// apiWrites reads the API server's apiserver_request_total and returns the
+// write requests (create, update, patch, delete) by resource/subresource.
+func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]float64, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	body, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	families, err := parseMetrics(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, m := range families["apiserver_request_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		switch labels["verb"] {
+		case "POST", "PUT", "PATCH", "DELETE":
+		default:
+			continue
+		}
+		key := labels["verb"] + " " + labels["resource"]
+		if labels["subresource"] != "" {
+			key += "/" + labels["subresource"]
+		}
+		out[key] += m.GetCounter().GetValue()
+	}
+	return out, nil
+}
+
+func saveURL(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
