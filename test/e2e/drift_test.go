@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/nodeagent"
@@ -32,16 +31,7 @@ func TestDrift(t *testing.T) {
 	})
 	c, vmC := e.nic("c", "net1", "node-2", "10.0.0.2")
 	_, vmO := e.nic("o", "net1", "node-3", "10.0.0.3")
-	testenv.Eventually(t, 30*time.Second, "public IP realized", func() error {
-		if err := e.c.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
-			return err
-		}
-		if len(s.Status.PublicIPs) != 1 {
-			return fmt.Errorf("status.publicIPs %v", s.Status.PublicIPs)
-		}
-		return nil
-	})
-	pub := string(s.Status.PublicIPs[0])
+	pub := e.publicIP(s)
 	serveName(t, vmS.NetNS, "80", "S")
 
 	// Only c may reach S (a policy); o is dropped on the same path.

@@ -130,6 +130,21 @@ func (e *env) nic(name, network, node, ip string, mutate ...func(*apinetv1alpha1
 	return e.site().nic(name, network, node, ip, mutate...)
 }
 
+// publicIP waits until nic reports its one public IP and returns it.
+func (e *env) publicIP(nic *apinetv1alpha1.NetworkInterface) string {
+	e.t.Helper()
+	testenv.Eventually(e.t, 30*time.Second, nic.Name+"'s public IP realized", func() error {
+		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(nic), nic); err != nil {
+			return err
+		}
+		if len(nic.Status.PublicIPs) != 1 {
+			return fmt.Errorf("status.publicIPs %v", nic.Status.PublicIPs)
+		}
+		return nil
+	})
+	return string(nic.Status.PublicIPs[0])
+}
+
 func conditionTrue(conds []metav1.Condition, typ string) error {
 	for _, c := range conds {
 		if c.Type == typ && c.Status == metav1.ConditionTrue {

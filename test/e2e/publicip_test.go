@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/internal/devstack"
@@ -24,7 +21,6 @@ const upstream = "100.64.0.1"
 // fails, another takes over and the public IP answers again.
 func TestPublicIP(t *testing.T) {
 	e := setup(t)
-	ctx := context.Background()
 	nw := e.network("net1")
 	// The active gateway (highest priority) of the Network; the NICs live
 	// on the other chassis so that they survive its failure.
@@ -38,16 +34,7 @@ func TestPublicIP(t *testing.T) {
 	pub, vmP := e.nic("nic-p", "net1", others[0], "10.0.0.9", func(n *apinetv1alpha1.NetworkInterface) {
 		n.Spec.PublicIPs = []apinetv1alpha1.PublicIPRequest{{Name: "pub", IPFamily: apinetv1alpha1.IPv4}}
 	})
-	testenv.Eventually(t, 30*time.Second, "public IP realized", func() error {
-		if err := e.c.Get(ctx, client.ObjectKeyFromObject(pub), pub); err != nil {
-			return err
-		}
-		if len(pub.Status.PublicIPs) != 1 {
-			return fmt.Errorf("status.publicIPs %v", pub.Status.PublicIPs)
-		}
-		return nil
-	})
-	publicIP := string(pub.Status.PublicIPs[0])
+	publicIP := e.publicIP(pub)
 	_, vmA := e.nic("nic-a", "net1", others[1], "192.168.178.1")
 	ext := e.s.External
 
