@@ -20,6 +20,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // Options configure the allocation controllers.
@@ -78,11 +79,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 
 	ipr := &IPReconciler{Client: c, APIReader: reader, Pool: opts.IPPool, Recorder: rec}
 	// Allocation is safe to run in parallel: the lock objects serialise it.
+	// Status and claim writes are locked (internal/patch): a conflict is a
+	// short requeue, not an error with backoff.
 	parallel := controller.Options{MaxConcurrentReconciles: 4}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("ip").For(&apinetv1alpha1.IP{}).WithOptions(parallel).
 		// A released address (or a full pool that frees up) retries the IPs waiting for one.
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(ipr.waitingIPs), builder.WithPredicates(onDelete())).
-		Complete(ipr); err != nil {
+		Complete(patch.RequeueConflicts(ipr)); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).WithOptions(parallel).
@@ -95,7 +98,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	nwr := &NetworkReconciler{Client: c, APIReader: reader, Pool: opts.IDPool, Recorder: rec}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(parallel).
 		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(nwr.waitingNetworks), builder.WithPredicates(onDelete())).
-		Complete(nwr); err != nil {
+		Complete(patch.RequeueConflicts(nwr)); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("networkid").For(&apinetv1alpha1.NetworkID{}).WithOptions(parallel).
@@ -107,7 +110,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		r := &ClaimReconciler{Client: c, Kind: kind, Recorder: rec}
 		if err := ctrl.NewControllerManagedBy(mgr).Named("claims-"+kind.Resource).For(kind.New()).
 			Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(r.claimersOfIP)).
-			Complete(r); err != nil {
+			Complete(patch.RequeueConflicts(r)); err != nil {
 			return err
 		}
 	}
@@ -121,7 +124,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").For(&apinetv1alpha1.NetworkInterface{}).
 		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(nicsOfNamespace(c)), builder.WithPredicates(onDelete())).
-		Complete(&NATReleaseReconciler{Client: c, APIReader: reader})
+		Complete(patch.RequeueConflicts(&NATReleaseReconciler{Client: c, APIReader: reader}))
 }
 
 // feedPools keeps the pools' views of taken values from the informers.
