@@ -223,46 +223,6 @@ func TestPublicIPClaims(t *testing.T) {
 	})
 }
 
-// TestNATRelease: a NIC's natGateways entry goes when its gateway is gone
-// (docs/design.md decision 2), and stays while it exists.
-func TestNATRelease(t *testing.T) {
-	env := testenv.Start(t)
-	startManager(t, env, []string{"10.0.0.0/24"}, 200, 8388607)
-	c, ctx := env.Client, context.Background()
-	ns := namespace(t, c)
-	gw := &apinetv1alpha1.NATGateway{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
-		Spec:       apinetv1alpha1.NATGatewaySpec{IPFamily: apinetv1alpha1.IPv4, NetworkRef: corev1LocalRef("net"), PortsPerNetworkInterface: 1024},
-	}
-	if err := c.Create(ctx, gw); err != nil {
-		t.Fatal(err)
-	}
-	n := nic(ns, "nic")
-	n.Spec.IPs = []apinetv1alpha1.IPAddr{"192.168.0.1", "fd00::1"}
-	n.Spec.NATGateways = []apinetv1alpha1.NetworkInterfaceNAT{
-		{IPFamily: apinetv1alpha1.IPv4, ClaimRef: apinetv1alpha1.LocalUIDReference{Name: "gw", UID: gw.UID}},
-		{IPFamily: apinetv1alpha1.IPv6, ClaimRef: apinetv1alpha1.LocalUIDReference{Name: "gone", UID: "no-such-uid"}},
-	}
-	if err := c.Create(ctx, n); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "claim of a missing gateway dropped", func() error {
-		if got := get(t, c, n).Spec.NATGateways; len(got) != 1 || got[0].ClaimRef.Name != "gw" {
-			return fmt.Errorf("natGateways = %+v", got)
-		}
-		return nil
-	})
-	if err := c.Delete(ctx, gw); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "claim of a deleted gateway dropped", func() error {
-		if got := get(t, c, n).Spec.NATGateways; len(got) != 0 {
-			return fmt.Errorf("natGateways = %+v", got)
-		}
-		return nil
-	})
-}
-
 func lbTemplate(typ apinetv1alpha1.LoadBalancerType) apinetv1alpha1.InstanceTemplate {
 	return apinetv1alpha1.InstanceTemplate{Spec: apinetv1alpha1.InstanceSpec{Type: apinetv1alpha1.InstanceTypeLoadBalancer, LoadBalancerType: typ}}
 }

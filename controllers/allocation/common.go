@@ -71,10 +71,10 @@ func exactly(obj client.Object) client.Preconditions {
 	return client.Preconditions{UID: &uid}
 }
 
-// existsLive reports whether an object with this key and UID exists, asking
+// ExistsLive reports whether an object with this key and UID exists, asking
 // the API server rather than the cache: a "gone" verdict deletes things, so
 // it must not come from a cache that has not seen a new object yet.
-func existsLive(ctx context.Context, reader client.Reader, obj client.Object, key client.ObjectKey, uid string) (bool, error) {
+func ExistsLive(ctx context.Context, reader client.Reader, obj client.Object, key client.ObjectKey, uid string) (bool, error) {
 	if err := reader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil

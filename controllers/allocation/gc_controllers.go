@@ -32,7 +32,7 @@ func (r *IPClaimGCReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if kind == nil {
 		return ctrl.Result{}, nil // claimed by something ovnet does not know (e.g. a user's tool): leave it
 	}
-	ok, err := existsLive(ctx, r.APIReader, kind.New(), types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}, string(ref.UID))
+	ok, err := ExistsLive(ctx, r.APIReader, kind.New(), types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}, string(ref.UID))
 	if err != nil || ok {
 		return ctrl.Result{}, err
 	}
@@ -54,49 +54,4 @@ func claimerByResource(resource string) *ClaimerKind {
 		}
 	}
 	return nil
-}
-
-// NATReleaseReconciler drops NetworkInterface.spec.natGateways entries whose
-// NATGateway no longer exists (docs/design.md decision 2: the entry really goes).
-type NATReleaseReconciler struct {
-	client.Client
-	APIReader client.Reader
-}
-
-func (r *NATReleaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	nic := &apinetv1alpha1.NetworkInterface{}
-	if err := r.Get(ctx, req.NamespacedName, nic); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !nic.DeletionTimestamp.IsZero() || len(nic.Spec.NATGateways) == 0 {
-		return ctrl.Result{}, nil
-	}
-	var kept []apinetv1alpha1.NetworkInterfaceNAT
-	for _, n := range nic.Spec.NATGateways {
-		key := types.NamespacedName{Namespace: nic.Namespace, Name: n.ClaimRef.Name}
-		// The cache holding the gateway is enough to keep the entry (its
-		// deletion wakes us again); only a "gone" verdict, which drops
-		// the entry, is confirmed with the API server.
-		cached := &apinetv1alpha1.NATGateway{}
-		if err := r.Get(ctx, key, cached); err == nil && cached.UID == n.ClaimRef.UID && cached.DeletionTimestamp.IsZero() {
-			kept = append(kept, n)
-			continue
-		}
-		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, key, string(n.ClaimRef.UID))
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if ok {
-			kept = append(kept, n)
-		}
-	}
-	if len(kept) == len(nic.Spec.NATGateways) {
-		return ctrl.Result{}, nil
-	}
-	patch := client.MergeFromWithOptions(nic.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	nic.Spec.NATGateways = kept
-	if err := r.Patch(ctx, nic, patch, fieldOwner); err != nil {
-		return ctrl.Result{}, fmt.Errorf("drop NAT claims of deleted gateways: %w", err)
-	}
-	return ctrl.Result{}, nil
 }

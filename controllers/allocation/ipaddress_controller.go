@@ -81,7 +81,7 @@ func (r *IPAddressReconciler) verdict(ctx context.Context, lock *apinetv1alpha1.
 	case ref.Resource == "networks":
 		// A Network's transit address (its OVN gateway port) is held while
 		// the Network exists.
-		ok, err := existsLive(ctx, r.APIReader, &apinetv1alpha1.Network{}, key, string(ref.UID))
+		ok, err := ExistsLive(ctx, r.APIReader, &apinetv1alpha1.Network{}, key, string(ref.UID))
 		if err != nil || ok {
 			return lockHeld, err
 		}
@@ -90,7 +90,7 @@ func (r *IPAddressReconciler) verdict(ctx context.Context, lock *apinetv1alpha1.
 		return lockHeld, nil
 	}
 	ip := &apinetv1alpha1.IP{}
-	ok, err := existsLive(ctx, r.APIReader, ip, key, string(ref.UID))
+	ok, err := ExistsLive(ctx, r.APIReader, ip, key, string(ref.UID))
 	switch {
 	case err != nil:
 		return lockHeld, err

@@ -166,7 +166,7 @@ func (r *NetworkIDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	ref := lock.Spec.ClaimRef
 	nw := &apinetv1alpha1.Network{}
-	ok, err := existsLive(ctx, r.APIReader, nw, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
+	ok, err := ExistsLive(ctx, r.APIReader, nw, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

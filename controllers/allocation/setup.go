@@ -12,13 +12,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 )
@@ -84,20 +83,20 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	parallel := controller.Options{MaxConcurrentReconciles: 4}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("ip").For(&apinetv1alpha1.IP{}).WithOptions(parallel).
 		// A released address (or a full pool that frees up) retries the IPs waiting for one.
-		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(ipr.waitingIPs), builder.WithPredicates(onDelete())).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(ipr.waitingIPs), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(ipr)); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).WithOptions(parallel).
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(locksOfIP(c))).
 		// A deleted Network releases its transit address.
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksClaimedBy(c)), builder.WithPredicates(onDelete())).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksClaimedBy(c)), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(&IPAddressReconciler{Client: c, APIReader: reader}); err != nil {
 		return err
 	}
 	nwr := &NetworkReconciler{Client: c, APIReader: reader, Pool: opts.IDPool, Recorder: rec}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(parallel).
-		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(nwr.waitingNetworks), builder.WithPredicates(onDelete())).
+		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(nwr.waitingNetworks), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(nwr)); err != nil {
 		return err
 	}
@@ -117,14 +116,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	gc := ctrl.NewControllerManagedBy(mgr).Named("ipclaimgc").For(&apinetv1alpha1.IP{})
 	for _, kind := range Claimers {
 		// A deleted claimer releases its IPs.
-		gc = gc.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(ipsClaimedBy(c)), builder.WithPredicates(onDelete()))
+		gc = gc.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(ipsClaimedBy(c)), builder.WithPredicates(enqueue.OnDelete()))
 	}
-	if err := gc.Complete(&IPClaimGCReconciler{Client: c, APIReader: reader}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").For(&apinetv1alpha1.NetworkInterface{}).
-		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(nicsOfNamespace(c)), builder.WithPredicates(onDelete())).
-		Complete(patch.RequeueConflicts(&NATReleaseReconciler{Client: c, APIReader: reader}))
+	return gc.Complete(&IPClaimGCReconciler{Client: c, APIReader: reader})
 }
 
 // feedPools keeps the pools' views of taken values from the informers.
@@ -192,15 +186,6 @@ func FeedIPPool(ctx context.Context, mgr manager.Manager, pool *IPPool) error {
 		},
 	})
 	return err
-}
-
-func onDelete() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return false },
-		UpdateFunc:  func(event.UpdateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return true },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
 }
 
 // waitingIPs are the IPs that could take a just-released address.
@@ -316,25 +301,6 @@ func ipsClaimedBy(c client.Client) handler.MapFunc {
 		out := make([]reconcile.Request, len(ips.Items))
 		for i := range ips.Items {
 			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ips.Items[i])}
-		}
-		return out
-	}
-}
-
-// nicsOfNamespace maps a deleted NATGateway to the NICs of its namespace.
-func nicsOfNamespace(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var nics apinetv1alpha1.NetworkInterfaceList
-		if err := c.List(ctx, &nics, client.InNamespace(o.GetNamespace())); err != nil {
-			return nil
-		}
-		var out []reconcile.Request
-		for _, n := range nics.Items {
-			for _, g := range n.Spec.NATGateways {
-				if g.ClaimRef.Name == o.GetName() {
-					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&n)})
-				}
-			}
 		}
 		return out
 	}

@@ -95,5 +95,8 @@ func Setup(mgr manager.Manager, scope publicip.Scope) error {
 	if err := SetupNATGateway(mgr, scope); err != nil {
 		return err
 	}
+	if err := SetupNATRelease(mgr); err != nil {
+		return err
+	}
 	return SetupAutoscaler(mgr)
 }
