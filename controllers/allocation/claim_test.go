@@ -35,7 +35,7 @@ func claimedBy(t *testing.T, c client.Client, ip *apinetv1alpha1.IP) string {
 
 // TestPublicIPClaims covers public-IP claims (docs/allocation.md) of
 // NetworkInterfaces, LoadBalancers and NATGateways, and docs/design.md
-// decision 14.
+// item 14.
 func TestPublicIPClaims(t *testing.T) {
 	env := testenv.Start(t)
 	startManager(t, env, []string{"10.0.0.0/24", "fd00::/120"}, 200, 8388607)
@@ -67,7 +67,7 @@ func TestPublicIPClaims(t *testing.T) {
 	}
 
 	// An explicit entry whose IP object does not exist yet: a condition and
-	// an event (docs/design.md decision 14); the claim completes once the IP appears.
+	// an event (docs/design.md item 14); the claim completes once the IP appears.
 	b := nic(ns, "nic-b", apinetv1alpha1.PublicIPRequest{Name: "ext", IP: "10.0.0.77"})
 	if err := c.Create(ctx, b); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 )
 
 // DaemonSetReconciler keeps one Instance per eligible Node for each
-// DaemonSet (docs/loadbalancer.md; docs/design.md decision 6).
+// DaemonSet (docs/loadbalancer.md; docs/design.md item 6).
 type DaemonSetReconciler struct {
 	client.Client
 	// created remembers Instances created but not yet in the cache, per
@@ -115,7 +115,7 @@ func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.
 			}
 		}
 	}
-	// docs/design.md decision 6: Instances of Nodes that no longer exist go, bound or not.
+	// docs/design.md item 6: Instances of Nodes that no longer exist go, bound or not.
 	for node, insts := range byNode {
 		if !exists[node] {
 			if err := r.deleteAll(ctx, insts); err != nil {

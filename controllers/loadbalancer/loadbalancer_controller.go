@@ -1,5 +1,5 @@
 // Package loadbalancer runs a LoadBalancer's API side (docs/loadbalancer.md;
-// docs/design.md decisions 1, 6, 11 and 13): the LoadBalancer becomes a DaemonSet
+// docs/design.md items 1, 6, 11 and 13): the LoadBalancer becomes a DaemonSet
 // "lb-<name>", the DaemonSet one Instance per eligible Node, the scheduler
 // binds Instances to Nodes, and — when spec.targetSelector is set — the
 // LoadBalancerRouting (the backends) is written from the selected
@@ -84,9 +84,9 @@ func (r *LoadBalancerReconciler) reconcileDelete(ctx context.Context, ns, name s
 }
 
 // DaemonSetFor is the DaemonSet spec of lb: its whole instance template
-// (docs/design.md decision 1: labels, annotations, affinity and topology spread too) with
+// (docs/design.md item 1: labels, annotations, affinity and topology spread too) with
 // the LoadBalancer's type, network, IPs and ports, and a selector of its
-// Instances (docs/design.md decision 13: the template's labels when spec.selector is
+// Instances (docs/design.md item 13: the template's labels when spec.selector is
 // unset) plus LabelLoadBalancer.
 func DaemonSetFor(lb *apinetv1alpha1.LoadBalancer) apinetv1alpha1.DaemonSetSpec {
 	tmpl := *lb.Spec.Template.DeepCopy()

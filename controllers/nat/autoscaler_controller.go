@@ -18,7 +18,7 @@ import (
 )
 
 // DesiredIPs is how many NAT IPs a gateway needs for requested NICs with
-// ppni ports each, rounded up (docs/design.md decision 3: one more IP as soon as one NIC
+// ppni ports each, rounded up (docs/design.md item 3: one more IP as soon as one NIC
 // waits), within [min, max] when set.
 func DesiredIPs(requested int64, ppni int32, min, max *int32) int {
 	perIP := int64(SlotsPerIP(ppni))

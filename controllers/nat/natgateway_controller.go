@@ -1,5 +1,5 @@
 // Package nat allocates NAT gateways' port blocks (docs/nat.md;
-// docs/design.md decisions 2 and 4) and scales their IPs (decision 3): the
+// docs/design.md items 2 and 4) and scales their IPs (item 3): the
 // NATGateway controller claims eligible NetworkInterfaces through
 // spec.natGateways, gives each a block of portsPerNetworkInterface source
 // ports on one NAT IP, and records the blocks in the NATTable of the same

@@ -29,7 +29,7 @@ func SetupNATRelease(mgr manager.Manager) error {
 }
 
 // NATReleaseReconciler drops NetworkInterface.spec.natGateways entries whose
-// NATGateway no longer exists (docs/design.md decision 2: the entry really goes).
+// NATGateway no longer exists (docs/design.md item 2: the entry really goes).
 type NATReleaseReconciler struct {
 	client.Client
 	APIReader client.Reader

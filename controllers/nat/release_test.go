@@ -13,7 +13,7 @@ import (
 )
 
 // TestNATRelease: a NIC's natGateways entry goes when its gateway is gone
-// (docs/design.md decision 2), and stays while it exists.
+// (docs/design.md item 2), and stays while it exists.
 func TestNATRelease(t *testing.T) {
 	f := start(t)
 	ctx := context.Background()

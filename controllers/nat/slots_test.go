@@ -135,7 +135,7 @@ func TestDesiredIPs(t *testing.T) {
 		{0, 64512, i32(1), i32(3), 1},
 		{3, 64512, nil, i32(3), 3},
 		{5, 64512, i32(1), i32(3), 3},
-		{64, 1024, nil, nil, 2}, // 63 per IP: rounded up (docs/design.md decision 3)
+		{64, 1024, nil, nil, 2}, // 63 per IP: rounded up (docs/design.md item 3)
 		{63, 1024, nil, nil, 1},
 		{126, 1024, nil, nil, 2},
 		{10, 1024, i32(1), nil, 1},

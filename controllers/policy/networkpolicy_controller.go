@@ -1,6 +1,6 @@
 // Package policy writes, for each NetworkPolicy, the NetworkPolicyRule of
 // the same name (docs/policy.md; docs/design.md
-// decisions 7 and 8): the Ready NetworkInterfaces it targets and
+// items 7 and 8): the Ready NetworkInterfaces it targets and
 // its rules with their peers resolved to addresses. The OVN ACLs are
 // written from the rule by controllers/ovntranslate (ovn/rows/policy.go).
 package policy
@@ -87,7 +87,7 @@ func (r *NetworkPolicyReconciler) reconcile(ctx context.Context, np *apinetv1alp
 // the Ready NICs of its network whose labels match its selector (sorted);
 // per ingress/egress rule the ports as given, the ipBlocks of its peers,
 // and the host prefixes of its object peers — Ready NICs of the network,
-// or LoadBalancers of the network (docs/design.md decision 8; entries without an IP are
+// or LoadBalancers of the network (docs/design.md item 8; entries without an IP are
 // skipped).
 func RuleFor(np *apinetv1alpha1.NetworkPolicy, nw *apinetv1alpha1.Network, nics []apinetv1alpha1.NetworkInterface, lbs []apinetv1alpha1.LoadBalancer) (*apinetv1alpha1.NetworkPolicyRule, error) {
 	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.NetworkInterfaceSelector)

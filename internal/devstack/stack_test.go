@@ -63,7 +63,7 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	waitShell(t, dir, "kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"IDAllocated\")].reason}'", "Allocated")
 	waitShell(t, dir, "kubectl get networkid -o jsonpath='{.items[0].spec.claimRef.name}'", "my-network")
 	// The example gateway names 10.0.0.3, for which no IP object exists:
-	// it says so instead of failing silently (docs/design.md decision 14).
+	// it says so instead of failing silently (docs/design.md item 14).
 	waitShell(t, dir, "kubectl get natgateway my-nat-gateway -o jsonpath='{.status.conditions[0].reason}'", "IPNotFound")
 
 	// The Network is written to OVN; the NIC waits for its Node and says so.

@@ -46,7 +46,7 @@ func ProviderSwitchName(p Provider) string { return "provider/" + p.PhysicalNetw
 // ProviderRows: the provider switch with its localnet port, and an ACL that
 // drops traffic to the physical network whose source is neither public nor
 // transit, so a NetworkInterface without public IP or NAT leaks nothing
-// (docs/ovn-mapping.md; docs/design.md decision 22).
+// (docs/ovn-mapping.md; docs/design.md item 22).
 func ProviderRows(p Provider) []ovn.Row {
 	sw := ProviderSwitchName(p)
 	localnet := sw + "/localnet"
