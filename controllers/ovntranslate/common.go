@@ -11,10 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 )
 
@@ -36,23 +34,6 @@ func notHeldReason(conds []metav1.Condition) string {
 		return ReasonPublicIPNotHeld
 	}
 	return "Pending"
-}
-
-// patchCondition sets the Ready condition and writes it (internal/patch):
-// only on change, with a Warning event when it turns False with a new
-// reason.
-func patchCondition(ctx context.Context, c client.Client, rec recorder.EventRecorder, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
-	return patchStatus(ctx, c, rec, obj.DeepCopyObject().(client.Object), obj, conds, status, reason, msg)
-}
-
-// patchStatus is patchCondition carrying, in the same request, the status
-// changes the caller made to obj since the copy before: one write per
-// reconcile instead of two.
-func patchStatus(ctx context.Context, c client.Client, rec recorder.EventRecorder, before, obj client.Object, conds *[]metav1.Condition, status metav1.ConditionStatus, reason, msg string) error {
-	cond := metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg}
-	old := patch.SetCondition(conds, obj, cond)
-	patch.Warn(rec, obj, old, cond, "Translate", "Pending")
-	return patch.Status(ctx, c, before, obj, fieldOwner)
 }
 
 // removeRows deletes the rows of obj, which is being deleted, and the

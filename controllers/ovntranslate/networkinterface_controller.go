@@ -130,7 +130,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		status, reason = metav1.ConditionFalse, "Pending"
 		msg = "waiting for public IPs " + strings.Join(append(unallocated, unheld...), ", ") + " to be held; " + msg
 	}
-	return ctrl.Result{}, patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, status, reason, msg)
+	return ctrl.Result{}, r.report(ctx, before, nic, status, reason, msg)
 }
 
 // unheldPublicIPs names the IPv4 entries of spec.publicIPs that have no
@@ -155,7 +155,7 @@ func (r *NetworkInterfaceReconciler) unrealize(ctx context.Context, nic *apinetv
 	}
 	before := nic.DeepCopy()
 	nic.Status.PublicIPs, nic.Status.Prefixes, nic.Status.NATIPs = nil, nil, nil
-	return patchStatus(ctx, r.Client, r.Recorder, before, nic, &nic.Status.Conditions, metav1.ConditionFalse, reason, msg)
+	return r.report(ctx, before, nic, metav1.ConditionFalse, reason, msg)
 }
 
 // releaseAgent runs once a deleted NIC's rows are gone: when its Node is

@@ -16,6 +16,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -74,7 +75,17 @@ func (t *translator[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 // ready sets obj's Ready condition and writes it when it changed.
 func (t *translator[T]) ready(ctx context.Context, obj T, status metav1.ConditionStatus, reason, msg string) error {
-	return patchCondition(ctx, t.Client, t.Recorder, obj, t.conditions(obj), status, reason, msg)
+	return t.report(ctx, obj.DeepCopyObject().(T), obj, status, reason, msg)
+}
+
+// report is ready carrying, in the same request, the status changes made
+// to obj since the copy before: one write per reconcile instead of two. A
+// Warning event marks Ready turning False with a new reason.
+func (t *translator[T]) report(ctx context.Context, before, obj T, status metav1.ConditionStatus, reason, msg string) error {
+	cond := metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg}
+	old := patch.SetCondition(t.conditions(obj), obj, cond)
+	patch.Warn(t.Recorder, obj, old, cond, "Translate", "Pending")
+	return patch.Status(ctx, t.Client, before, obj, fieldOwner)
 }
 
 // write puts obj's finalizer and rows in place. While the rows' parents
