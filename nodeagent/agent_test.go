@@ -267,9 +267,12 @@ func TestAgentRepairs(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", netns, "link", "del", host).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	testenv.Eventually(t, 5*time.Second, "deleted veth put back", func() error {
+	testenv.Eventually(t, 5*time.Second, "deleted veth put back and plugged", func() error {
 		if !linkExists(host) {
 			return fmt.Errorf("no %s", host)
+		}
+		if got := vsctl("list-ports", "br-int"); got != host {
+			return fmt.Errorf("br-int ports %q", got)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,10 @@ import (
 // again even without an OVS event.
 const pendingRecheck = 10 * time.Second
 
+// replugAfter: how long a port removed for a re-created device stays out
+// of br-int, so that ovs-vswitchd sees it go before it comes back.
+const replugAfter = time.Second
+
 // NetworkInterfaceReconciler attaches the NICs bound to its node: device,
 // br-int port, status.
 type NetworkInterfaceReconciler struct {
@@ -31,6 +36,8 @@ type NetworkInterfaceReconciler struct {
 	OVS      *ovn.Client
 	Bridge   string
 	Devices  Devices
+	// unplugged holds when the port of a re-created device was removed.
+	unplugged sync.Map
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
@@ -70,11 +77,20 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if dev.Created && r.OVS.ByKey(vswitchd.InterfaceTable, string(nic.UID)+"/interface") != nil {
 		// The device was deleted behind our back and is new: ovs-vswitchd
 		// keeps the port of the old one, and only a new port opens the new
-		// device. The delete's OVS event brings the NIC back to plug it.
+		// device.
 		if _, err := r.OVS.Delete(ctx, OwnerOf(nic)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("unplug the port of a device that went: %w", err)
 		}
-		return ctrl.Result{RequeueAfter: time.Second}, nil
+		r.unplugged.Store(nic.UID, time.Now())
+	}
+	if at, ok := r.unplugged.Load(nic.UID); ok {
+		// A port deleted and added again before ovs-vswitchd has seen the
+		// deletion is the same port to it, with the dead device: plug the
+		// new one a moment later.
+		if wait := replugAfter - time.Since(at.(time.Time)); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+		r.unplugged.Delete(nic.UID)
 	}
 	if _, err := r.OVS.Apply(ctx, OwnerOf(nic), PortRows(nic, dev, r.Bridge)); err != nil {
 		return ctrl.Result{}, errors.Join(err, r.report(ctx, nic, dev, apinetv1alpha1.NetworkInterfaceStateError, "PlugFailed",

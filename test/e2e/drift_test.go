@@ -13,6 +13,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/nodeagent"
+	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
@@ -83,8 +84,13 @@ func TestDrift(t *testing.T) {
 		}
 		testenv.Eventually(t, 30*time.Second, what+" put back", func() error {
 			now := uuids(table, find...)
-			if now == "" || strings.Contains(now, strings.Fields(before)[0]) {
-				return fmt.Errorf("%s rows %q (removed %q)", table, now, before)
+			if now == "" {
+				return fmt.Errorf("no %s rows (removed %q)", table, before)
+			}
+			for _, uuid := range strings.Fields(before) {
+				if strings.Contains(now, uuid) {
+					return fmt.Errorf("%s row %s was not removed, or not yet put back", table, uuid)
+				}
 			}
 			return nil
 		})
@@ -97,7 +103,7 @@ func TestDrift(t *testing.T) {
 	removed("NAT row deleted", "NAT", []string{"type=dnat_and_snat", "external_ip=" + pub},
 		[]string{"lr-nat-del", e.ns + "/net1", "dnat_and_snat", pub})
 	removed("router deleted", "Logical_Router", []string{"name=" + e.ns + "/net1"}, []string{"lr-del", e.ns + "/net1"})
-	removed("ACLs deleted", "ACL", nil, []string{"acl-del", rows.NetworkSwitchName(&apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "net1"}})})
+	removed("ACLs deleted", "ACL", []string{"external_ids:" + ovn.KeyOwnerKind + "=NetworkPolicy"}, []string{"acl-del", rows.NetworkSwitchName(&apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "net1"}})})
 
 	// On node-1: S's br-int port deleted.
 	host, _ := nodeagent.VethNames(s)
