@@ -21,7 +21,7 @@ import (
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
@@ -94,14 +94,14 @@ func main() {
 }
 
 func run(ctx context.Context, f flags) error {
-	prefixes, err := allocation.ParsePrefixes(f.publicPrefixes)
+	prefixes, err := ipam.ParsePrefixes(f.publicPrefixes)
 	if err != nil {
 		return err
 	}
 	if f.maxVNIFlag > maxVNI {
 		return fmt.Errorf("--max-vni %d: at most %d, because OVN router tunnel keys are VNI + 2^23 and must stay below 2^24", f.maxVNIFlag, maxVNI)
 	}
-	idPool, err := allocation.NewIDPool(f.minVNI, f.maxVNIFlag)
+	idPool, err := ipam.NewIDPool(f.minVNI, f.maxVNIFlag)
 	if err != nil {
 		return err
 	}
@@ -127,11 +127,11 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
-	pool := allocation.NewIPPool(prefixes)
-	if err := allocation.RegisterPoolMetrics(metrics.Registry, pool); err != nil {
+	pool := ipam.NewIPPool(prefixes)
+	if err := ipam.RegisterPoolMetrics(metrics.Registry, pool); err != nil {
 		return err
 	}
-	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: pool, IDPool: idPool}); err != nil {
+	if err := ipam.Setup(ctx, mgr, ipam.Options{IPPool: pool, IDPool: idPool}); err != nil {
 		return fmt.Errorf("allocation controllers: %w", err)
 	}
 	// The transit prefix is only known with OVN translation; the OVN

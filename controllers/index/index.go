@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	// ClaimUID indexes IPs (and, registered by the allocation controllers,
-	// IPAddresses and NetworkIDs) by the UID of their claimer.
+	// ClaimUID indexes IPs and the lock objects (IPAddresses, NetworkIDs)
+	// by the UID of their claimer.
 	ClaimUID = "spec.claimRef.uid"
 	// Network indexes NetworkInterfaces by the name of their Network.
 	Network = "spec.networkRef.name"
@@ -34,6 +34,18 @@ func Register(ctx context.Context, idx client.FieldIndexer) error {
 	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, ClaimUID, IPClaimer); err != nil {
 		registered.Delete(idx)
 		return fmt.Errorf("index IPs by claimer: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.IPAddress{}, ClaimUID, func(o client.Object) []string {
+		return []string{string(o.(*apinetv1alpha1.IPAddress).Spec.ClaimRef.UID)}
+	}); err != nil {
+		registered.Delete(idx)
+		return fmt.Errorf("index IPAddresses by claimer: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkID{}, ClaimUID, func(o client.Object) []string {
+		return []string{string(o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef.UID)}
+	}); err != nil {
+		registered.Delete(idx)
+		return fmt.Errorf("index NetworkIDs by claimer: %w", err)
 	}
 	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, Network, func(o client.Object) []string {
 		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name}

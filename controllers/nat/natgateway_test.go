@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -35,9 +35,9 @@ type fixture struct {
 func start(t *testing.T) *fixture {
 	env := testenv.Start(t)
 	testenv.StartManager(t, env, func(ctx context.Context, mgr manager.Manager) error {
-		pfx, _ := allocation.ParsePrefixes([]string{"203.0.113.0/24"})
-		ids, _ := allocation.NewIDPool(200, 300)
-		if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(pfx), IDPool: ids}); err != nil {
+		pfx, _ := ipam.ParsePrefixes([]string{"203.0.113.0/24"})
+		ids, _ := ipam.NewIDPool(200, 300)
+		if err := ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(pfx), IDPool: ids}); err != nil {
 			return err
 		}
 		return nat.Setup(mgr, publicip.Scope{Public: pfx})

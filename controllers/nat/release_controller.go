@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
@@ -54,7 +54,7 @@ func (r *NATReleaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			kept = append(kept, n)
 			continue
 		}
-		ok, err := allocation.ExistsLive(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, key, string(n.ClaimRef.UID))
+		ok, err := ipam.ExistsLive(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, key, string(n.ClaimRef.UID))
 		if err != nil {
 			return ctrl.Result{}, err
 		}

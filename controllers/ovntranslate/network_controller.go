@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -23,18 +23,17 @@ import (
 // default route (ovn/rows/network.go) once its VNI is allocated.
 type NetworkReconciler struct {
 	translator[*apinetv1alpha1.Network]
-	// APIReader reads around the cache (see allocation.TakeAddress).
-	APIReader client.Reader
-	Provider  rows.Provider
-	Transit   *allocation.IPPool
+	Provider rows.Provider
+	// Transit hands out the gateway ports' addresses (controllers/ipam).
+	Transit *ipam.Addresses
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nodes,verbs=get;list;watch
 
-func setupNetwork(d deps, transit *allocation.IPPool) error {
-	r := &NetworkReconciler{APIReader: d.mgr.GetAPIReader(), Provider: d.provider, Transit: transit}
+func setupNetwork(d deps, transit *ipam.Addresses) error {
+	r := &NetworkReconciler{Provider: d.provider, Transit: transit}
 	r.translator = translatorFor(d, "Network", func() *apinetv1alpha1.Network { return &apinetv1alpha1.Network{} },
 		func(nw *apinetv1alpha1.Network) *[]metav1.Condition { return &nw.Status.Conditions })
 	r.translate = r.reconcile
@@ -60,7 +59,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
 			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
 	}
-	transit, ok, err := allocation.TakeAddress(ctx, r.Client, r.APIReader, r.Transit, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
+	transit, ok, err := r.Transit.Take(ctx, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
 		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
 	})
 	if err != nil {

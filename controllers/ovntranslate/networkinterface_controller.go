@@ -27,7 +27,7 @@ import (
 const (
 	kindNetworkInterface = "NetworkInterface"
 	// conditionPublicIPsClaimed is written by the claim controllers
-	// (controllers/allocation).
+	// (controllers/ipam).
 	conditionPublicIPsClaimed = "PublicIPsClaimed"
 )
 

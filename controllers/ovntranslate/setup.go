@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -58,12 +58,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if _, err := opts.NB.Apply(ctx, rows.ProviderOwner(opts.Provider), rows.ProviderRows(opts.Provider)); err != nil {
 		return fmt.Errorf("provider network rows: %w", err)
 	}
-	transit := allocation.NewIPPool([]netip.Prefix{opts.Provider.TransitPrefix})
+	pool := ipam.NewIPPool([]netip.Prefix{opts.Provider.TransitPrefix})
 	// The upstream router's address is on the transit prefix too.
-	transit.MarkTaken(opts.Provider.NextHop)
-	transit.MarkTaken(opts.Provider.TransitPrefix.Addr())
-	if err := allocation.FeedIPPool(ctx, mgr, transit); err != nil {
-		return err
+	pool.MarkTaken(opts.Provider.NextHop)
+	pool.MarkTaken(opts.Provider.TransitPrefix.Addr())
+	transit, err := ipam.NewAddresses(ctx, mgr, pool)
+	if err != nil {
+		return fmt.Errorf("transit addresses: %w", err)
 	}
 	idx := mgr.GetFieldIndexer()
 	if err := index.Register(ctx, idx); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/controllers"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/controllers/loadbalancer"
 	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
@@ -54,9 +54,9 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 		nb.Close()
 		return nil, err
 	}
-	ids, err := allocation.NewIDPool(minVNI, maxVNI)
+	ids, err := ipam.NewIDPool(minVNI, maxVNI)
 	if err == nil {
-		err = allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(provider.PublicPrefixes), IDPool: ids})
+		err = ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(provider.PublicPrefixes), IDPool: ids})
 	}
 	if err == nil {
 		err = nat.Setup(mgr, publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefix})

@@ -17,7 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/internal/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
@@ -71,15 +71,15 @@ func benchAlloc(ctx context.Context, pool netip.Prefix, fills []float64, perStep
 		return res, err
 	}
 	defer env.Stop()
-	ipPool := allocation.NewIPPool([]netip.Prefix{pool})
-	ids, _ := allocation.NewIDPool(200, 8388607)
+	ipPool := ipam.NewIPPool([]netip.Prefix{pool})
+	ids, _ := ipam.NewIDPool(200, 8388607)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: testenv.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}})
 	if err != nil {
 		return res, err
 	}
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := allocation.Setup(mctx, mgr, allocation.Options{IPPool: ipPool, IDPool: ids}); err != nil {
+	if err := ipam.Setup(mctx, mgr, ipam.Options{IPPool: ipPool, IDPool: ids}); err != nil {
 		return res, err
 	}
 	go func() { _ = mgr.Start(mctx) }()
@@ -135,7 +135,7 @@ func benchAlloc(ctx context.Context, pool netip.Prefix, fills []float64, perStep
 }
 
 // prefill creates n IPAddress locks at sequential free addresses from next.
-func prefill(ctx context.Context, c client.Client, view *allocation.IPPool, pool netip.Prefix, next *netip.Addr, n int) error {
+func prefill(ctx context.Context, c client.Client, view *ipam.IPPool, pool netip.Prefix, next *netip.Addr, n int) error {
 	var addrs []netip.Addr
 	for len(addrs) < n && pool.Contains(*next) {
 		if !view.IsTaken(*next) {
@@ -158,7 +158,7 @@ func prefill(ctx context.Context, c client.Client, view *allocation.IPPool, pool
 }
 
 // settle waits until the view's count of taken addresses stops changing.
-func settle(view *allocation.IPPool, pool netip.Prefix) error {
+func settle(view *ipam.IPPool, pool netip.Prefix) error {
 	last, stable := -1, 0
 	return waitFor(func() bool {
 		n := view.Used(pool)

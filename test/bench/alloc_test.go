@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"go.uber.org/zap/zapcore"
 	"net/netip"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // TestAllocBenchSmoke runs the allocation benchmark on a small pool: it must

@@ -1,4 +1,4 @@
-package allocation_test
+package ipam_test
 
 import (
 	"context"

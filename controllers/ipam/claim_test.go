@@ -1,4 +1,4 @@
-package allocation_test
+package ipam_test
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func claimedBy(t *testing.T, c client.Client, ip *apinetv1alpha1.IP) string {
 	return ip.Spec.ClaimRef.Resource + "/" + ip.Spec.ClaimRef.Name
 }
 
-// TestPublicIPClaims covers public-IP claims (docs/allocation.md) of
+// TestPublicIPClaims covers public-IP claims (docs/ipam.md) of
 // NetworkInterfaces, LoadBalancers and NATGateways, and docs/design.md
 // item 14.
 func TestPublicIPClaims(t *testing.T) {

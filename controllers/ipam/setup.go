@@ -1,13 +1,11 @@
-package allocation
+package ipam
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strconv"
 
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,16 +41,6 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := index.Register(ctx, idx); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.IPAddress{}, index.ClaimUID, func(o client.Object) []string {
-		return []string{string(o.(*apinetv1alpha1.IPAddress).Spec.ClaimRef.UID)}
-	}); err != nil {
-		return fmt.Errorf("index IPAddresses by claimer: %w", err)
-	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkID{}, index.ClaimUID, func(o client.Object) []string {
-		return []string{string(o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef.UID)}
-	}); err != nil {
-		return fmt.Errorf("index NetworkIDs by claimer: %w", err)
-	}
 	for _, kind := range Claimers {
 		// Claimers by the literal addresses they ask for: an IP's change
 		// wakes only those, not every claimer of the namespace.
@@ -68,7 +56,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return fmt.Errorf("index %s by requested address: %w", kind.Resource, err)
 		}
 	}
-	if err := feedPools(ctx, mgr, opts); err != nil {
+	addresses, err := NewAddresses(ctx, mgr, opts.IPPool)
+	if err != nil {
+		return err
+	}
+	ids, err := NewNetworkIDs(ctx, mgr, opts.IDPool)
+	if err != nil {
 		return err
 	}
 
@@ -76,7 +69,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	reader := mgr.GetAPIReader()
 	rec := mgr.GetEventRecorder("ovnet-controller")
 
-	ipr := &IPReconciler{Client: c, APIReader: reader, Pool: opts.IPPool, Recorder: rec}
+	ipr := &IPReconciler{Client: c, APIReader: reader, Addresses: addresses, Recorder: rec}
 	// Allocation is safe to run in parallel: the lock objects serialise it.
 	// Status and claim writes are locked (internal/patch): a conflict is a
 	// short requeue, not an error with backoff.
@@ -91,10 +84,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(locksOfIP(c))).
 		// A deleted Network releases its transit address.
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksClaimedBy(c)), builder.WithPredicates(enqueue.OnDelete())).
-		Complete(&IPAddressReconciler{Client: c, APIReader: reader}); err != nil {
+		Complete(IPAddressReleaser(c, reader)); err != nil {
 		return err
 	}
-	nwr := &NetworkReconciler{Client: c, APIReader: reader, Pool: opts.IDPool, Recorder: rec}
+	nwr := &NetworkReconciler{Client: c, APIReader: reader, IDs: ids, Recorder: rec}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(parallel).
 		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(nwr.waitingNetworks), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(nwr)); err != nil {
@@ -102,7 +95,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("networkid").For(&apinetv1alpha1.NetworkID{}).WithOptions(parallel).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksOfNetwork(c))).
-		Complete(&NetworkIDReconciler{Client: c, APIReader: reader}); err != nil {
+		Complete(NetworkIDReleaser(c, reader)); err != nil {
 		return err
 	}
 	for _, kind := range Claimers {
@@ -119,73 +112,6 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		gc = gc.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(ipsClaimedBy(c)), builder.WithPredicates(enqueue.OnDelete()))
 	}
 	return gc.Complete(&IPClaimGCReconciler{Client: c, APIReader: reader})
-}
-
-// feedPools keeps the pools' views of taken values from the informers.
-func feedPools(ctx context.Context, mgr manager.Manager, opts Options) error {
-	if err := FeedIPPool(ctx, mgr, opts.IPPool); err != nil {
-		return err
-	}
-	idInf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.NetworkID{})
-	if err != nil {
-		return err
-	}
-	id := func(o any) (int64, bool) {
-		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-			o = d.Obj
-		}
-		l, ok := o.(*apinetv1alpha1.NetworkID)
-		if !ok {
-			return 0, false
-		}
-		v, err := strconv.ParseInt(l.Name, 10, 64)
-		return v, err == nil
-	}
-	_, err = idInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(o any) {
-			if v, ok := id(o); ok {
-				opts.IDPool.MarkTaken(v)
-			}
-		},
-		DeleteFunc: func(o any) {
-			if v, ok := id(o); ok {
-				opts.IDPool.MarkFree(v)
-			}
-		},
-	})
-	return err
-}
-
-// FeedIPPool keeps pool's view of taken addresses from the IPAddress informer.
-func FeedIPPool(ctx context.Context, mgr manager.Manager, pool *IPPool) error {
-	inf, err := mgr.GetCache().GetInformer(ctx, &apinetv1alpha1.IPAddress{})
-	if err != nil {
-		return err
-	}
-	addr := func(o any) (netip.Addr, bool) {
-		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-			o = d.Obj
-		}
-		l, ok := o.(*apinetv1alpha1.IPAddress)
-		if !ok {
-			return netip.Addr{}, false
-		}
-		a, err := netip.ParseAddr(string(l.Spec.IP))
-		return a, err == nil
-	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(o any) {
-			if a, ok := addr(o); ok {
-				pool.MarkTaken(a)
-			}
-		},
-		DeleteFunc: func(o any) {
-			if a, ok := addr(o); ok {
-				pool.MarkFree(a)
-			}
-		},
-	})
-	return err
 }
 
 // waitingIPs are the IPs that could take a just-released address.

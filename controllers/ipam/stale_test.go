@@ -1,4 +1,4 @@
-package allocation_test
+package ipam_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -59,7 +59,7 @@ func TestReleaseOnlyTheJudgedLock(t *testing.T) {
 	winner := mk("winner", "1081")
 	fresh := lock(winner) // ...and taken by the winner at once
 
-	r := &allocation.NetworkIDReconciler{Client: staleCache{Client: c, stale: old}, APIReader: c}
+	r := ipam.NetworkIDReleaser(staleCache{Client: c, stale: old}, c)
 	if _, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: "1081"}}); err != nil {
 		t.Fatal(err)
 	}

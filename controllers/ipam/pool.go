@@ -4,7 +4,7 @@
 // name uniqueness is the lock. Candidates come from an in-memory view of the
 // taken values, fed by the informer, so the cost per allocation stays flat as
 // a pool fills; a stale view only costs an AlreadyExists and a next candidate.
-package allocation
+package ipam
 
 import (
 	"fmt"
@@ -41,9 +41,8 @@ func ParsePrefixes(values []string) ([]netip.Prefix, error) {
 // IPPool is the public prefixes of one controller, per family in flag order,
 // and the addresses known to be taken.
 type IPPool struct {
+	taken[netip.Addr]
 	prefixes map[corev1.IPFamily][]netip.Prefix
-	mu       sync.RWMutex
-	taken    map[netip.Addr]struct{}
 	tries    atomic.Int64
 }
 
@@ -54,7 +53,7 @@ func (p *IPPool) Tries() int64 { return p.tries.Load() }
 
 // NewIPPool groups prefixes by family, keeping their order.
 func NewIPPool(prefixes []netip.Prefix) *IPPool {
-	p := &IPPool{prefixes: map[corev1.IPFamily][]netip.Prefix{}, taken: map[netip.Addr]struct{}{}}
+	p := &IPPool{prefixes: map[corev1.IPFamily][]netip.Prefix{}}
 	for _, pfx := range prefixes {
 		f := corev1.IPv4Protocol
 		if pfx.Addr().Is6() {
@@ -81,26 +80,12 @@ func (p *IPPool) Contains(addr netip.Addr) bool {
 	return false
 }
 
-// MarkTaken and MarkFree keep the view of taken addresses.
-func (p *IPPool) MarkTaken(a netip.Addr) { p.mu.Lock(); p.taken[a] = struct{}{}; p.mu.Unlock() }
-func (p *IPPool) MarkFree(a netip.Addr)  { p.mu.Lock(); delete(p.taken, a); p.mu.Unlock() }
-
-// IsTaken reports whether the view holds a as taken.
-func (p *IPPool) IsTaken(a netip.Addr) bool { return p.isTaken(a) }
-
-func (p *IPPool) isTaken(a netip.Addr) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	_, ok := p.taken[a]
-	return ok
-}
-
 // Used counts the taken addresses inside pfx.
 func (p *IPPool) Used(pfx netip.Prefix) int {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	n := 0
-	for a := range p.taken {
+	for a := range p.values {
 		if pfx.Contains(a) {
 			n++
 		}
@@ -129,7 +114,7 @@ func (p *IPPool) Candidates(f corev1.IPFamily, try func(netip.Addr) (bool, error
 			if off.Cmp(size) >= 0 {
 				off.SetInt64(0)
 			}
-			if p.isTaken(addr) {
+			if p.IsTaken(addr) {
 				continue
 			}
 			p.tries.Add(1)
@@ -171,9 +156,8 @@ func addrAt(p netip.Prefix, off *big.Int) netip.Addr {
 
 // IDPool is the VNI range [min, max] and the IDs known to be taken.
 type IDPool struct {
+	taken[int64]
 	Min, Max int64
-	mu       sync.RWMutex
-	taken    map[int64]struct{}
 }
 
 // NewIDPool checks the range: 0 ≤ min < max.
@@ -181,17 +165,7 @@ func NewIDPool(minID, maxID int64) (*IDPool, error) {
 	if minID < 0 || maxID <= 0 || minID >= maxID {
 		return nil, fmt.Errorf("VNI range [%d, %d]: want 0 <= min < max", minID, maxID)
 	}
-	return &IDPool{Min: minID, Max: maxID, taken: map[int64]struct{}{}}, nil
-}
-
-func (p *IDPool) MarkTaken(id int64) { p.mu.Lock(); p.taken[id] = struct{}{}; p.mu.Unlock() }
-func (p *IDPool) MarkFree(id int64)  { p.mu.Lock(); delete(p.taken, id); p.mu.Unlock() }
-
-func (p *IDPool) isTaken(id int64) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	_, ok := p.taken[id]
-	return ok
+	return &IDPool{Min: minID, Max: maxID}, nil
 }
 
 // Contains reports whether id is in the range.
@@ -205,7 +179,7 @@ func (p *IDPool) Candidates(try func(int64) (bool, error)) (bool, error) {
 	for range size {
 		id := p.Min + off
 		off = (off + 1) % size
-		if p.isTaken(id) {
+		if p.IsTaken(id) {
 			continue
 		}
 		ok, err := try(id)
@@ -215,4 +189,34 @@ func (p *IDPool) Candidates(try func(int64) (bool, error)) (bool, error) {
 		p.MarkTaken(id)
 	}
 	return false, nil
+}
+
+// taken is a pool's view of the values held by lock objects: fed by the
+// informer (feed), and marked at once by the allocator that created a lock.
+type taken[V comparable] struct {
+	mu     sync.RWMutex
+	values map[V]struct{}
+}
+
+func (t *taken[V]) MarkTaken(v V) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.values == nil {
+		t.values = map[V]struct{}{}
+	}
+	t.values[v] = struct{}{}
+}
+
+func (t *taken[V]) MarkFree(v V) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.values, v)
+}
+
+// IsTaken reports whether the view holds v as taken.
+func (t *taken[V]) IsTaken(v V) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := t.values[v]
+	return ok
 }

@@ -1,4 +1,4 @@
-package allocation
+package ipam
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

@@ -1,4 +1,4 @@
-package allocation_test
+package ipam_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/ovnet-dev/ovnet/controllers/allocation"
+	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
@@ -24,11 +24,11 @@ func init() { ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())
 // pools until the test ends.
 func startManager(t *testing.T, env *testenv.Env, prefixes []string, minVNI, maxVNI int64) {
 	t.Helper()
-	pfx, err := allocation.ParsePrefixes(prefixes)
+	pfx, err := ipam.ParsePrefixes(prefixes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := allocation.NewIDPool(minVNI, maxVNI)
+	ids, err := ipam.NewIDPool(minVNI, maxVNI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func startManager(t *testing.T, env *testenv.Env, prefixes []string, minVNI, max
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := allocation.Setup(ctx, mgr, allocation.Options{IPPool: allocation.NewIPPool(pfx), IDPool: ids}); err != nil {
+	if err := ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(pfx), IDPool: ids}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -1,4 +1,4 @@
-package allocation
+package ipam
 
 import (
 	"net/netip"
