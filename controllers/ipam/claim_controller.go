@@ -186,7 +186,6 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		case why != "":
 			problems = append(problems, msg)
 			reason = why
-			warn(r.Recorder, obj, why, actionClaim, "%s", msg)
 		case ip == nil || ip.Spec.IP == "":
 			pending = true
 		case e.ip == "" || !e.familyGiven:
@@ -216,7 +215,8 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	case pending:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "waiting for public IPs to be allocated"
 	}
-	patch.SetCondition(r.Kind.conditions(obj), obj, cond)
+	old := patch.SetCondition(r.Kind.conditions(obj), obj, cond)
+	patch.Warn(r.Recorder, obj, old, cond, actionClaim, "Pending")
 	// The translators write the Ready condition of the same list: locked.
 	return ctrl.Result{}, patch.Status(ctx, r.Client, before, obj, fieldOwner)
 }

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 )
@@ -50,18 +48,6 @@ func tooYoungToRelease(created metav1.Time) time.Duration {
 
 // claimRefGroup is the API group claimers write into claim references.
 var claimRefGroup = apinetv1alpha1.GroupVersion.Group
-
-// setCondition sets one condition and reports whether anything changed.
-func setCondition(conds *[]metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason, message string) bool {
-	return meta.SetStatusCondition(conds, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: generation,
-	})
-}
-
-// warn records a Warning event on obj.
-func warn(rec recorder.EventRecorder, obj client.Object, reason, action, format string, args ...any) {
-	rec.Eventf(obj, nil, "Warning", reason, action, format, args...)
-}
 
 // exactly makes a delete apply only to the object that was judged: names of
 // locks are reused as soon as a value is released, and a cached object can

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // IPReconciler gives every IP an address: the given one if it is in a
@@ -45,30 +45,25 @@ func (r *IPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	orig := ip.DeepCopy()
-	// IP has no status subresource, so writing a condition bumps the
-	// generation: conditions carry no observedGeneration, or every write
-	// would call for the next one.
-	const noGeneration = 0
+	before := ip.DeepCopy()
 	addr, reason, message, err := r.allocate(ctx, ip)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	cond := metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated, Message: "allocated " + addr.String()}
 	if addr.IsValid() {
 		recordAddress(ip, addr)
-		setCondition(&ip.Status.Conditions, noGeneration, apinetv1alpha1.ConditionReady, metav1.ConditionTrue, apinetv1alpha1.ReasonAllocated, "allocated "+addr.String())
 	} else {
-		if setCondition(&ip.Status.Conditions, noGeneration, apinetv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message) {
-			warn(r.Recorder, ip, reason, actionAllocate, "%s", message)
-			log.FromContext(ctx).Info("IP not allocated", "reason", reason, "message", message)
-		}
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, reason, message
 	}
-	// IP has no status subresource (as in ironcore-net): conditions go
-	// through the main resource, and only when something changed.
-	if !equality.Semantic.DeepEqual(orig, ip) {
-		if err := r.Patch(ctx, ip, client.MergeFrom(orig), fieldOwner); err != nil {
-			return ctrl.Result{}, fmt.Errorf("update IP status: %w", err)
-		}
+	old := patch.SetUnversionedCondition(&ip.Status.Conditions, cond)
+	if patch.Warn(r.Recorder, ip, old, cond, actionAllocate) {
+		log.FromContext(ctx).Info("IP not allocated", "reason", reason, "message", message)
+	}
+	// IP has no status subresource (as in ironcore-net): the address and
+	// its condition are written together, once, and only on change.
+	if err := patch.Object(ctx, r.Client, before, ip, fieldOwner); err != nil {
+		return ctrl.Result{}, err
 	}
 	if !addr.IsValid() && (reason == apinetv1alpha1.ReasonPoolExhausted || reason == apinetv1alpha1.ReasonIPInUse) {
 		return ctrl.Result{RequeueAfter: retryWaiting}, nil

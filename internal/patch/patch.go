@@ -43,31 +43,51 @@ func Status(ctx context.Context, c client.Client, before, obj client.Object, own
 	return nil
 }
 
+// Object is Status for kinds without a status subresource (IP, as in
+// ironcore-net): the object itself is patched, only when it changed, locked.
+func Object(ctx context.Context, c client.Client, before, obj client.Object, owner client.FieldOwner) error {
+	if equality.Semantic.DeepEqual(before, obj) {
+		return nil
+	}
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), owner); err != nil {
+		return fmt.Errorf("update %s: %w", obj.GetName(), err)
+	}
+	return nil
+}
+
 // SetCondition sets cond (with obj's generation observed) in conds and
 // returns the condition of that type it replaces (empty when new).
 func SetCondition(conds *[]metav1.Condition, obj client.Object, cond metav1.Condition) metav1.Condition {
+	cond.ObservedGeneration = obj.GetGeneration()
+	return SetUnversionedCondition(conds, cond)
+}
+
+// SetUnversionedCondition is SetCondition for kinds without a status
+// subresource: there every condition write bumps the generation, so a
+// condition that observed it would call for the next write.
+func SetUnversionedCondition(conds *[]metav1.Condition, cond metav1.Condition) metav1.Condition {
 	var old metav1.Condition
 	if c := meta.FindStatusCondition(*conds, cond.Type); c != nil {
 		old = *c
 	}
-	cond.ObservedGeneration = obj.GetGeneration()
 	meta.SetStatusCondition(conds, cond)
 	return old
 }
 
 // Warn records a Warning event when cond is False with a reason other than
 // old's: each new failure once, not each reconcile. Waiting reasons (quiet)
-// are not failures.
-func Warn(rec recorder.EventRecorder, obj client.Object, old, cond metav1.Condition, action string, quiet ...string) {
+// are not failures. It reports whether it recorded one.
+func Warn(rec recorder.EventRecorder, obj client.Object, old, cond metav1.Condition, action string, quiet ...string) bool {
 	if cond.Status != metav1.ConditionFalse || old.Reason == cond.Reason && old.Status == cond.Status {
-		return
+		return false
 	}
 	for _, q := range quiet {
 		if cond.Reason == q {
-			return
+			return false
 		}
 	}
 	rec.Eventf(obj, nil, "Warning", cond.Reason, action, "%s", cond.Message)
+	return true
 }
 
 // ConflictRetry is how soon an object whose write conflicted is read again.
