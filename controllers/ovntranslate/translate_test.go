@@ -15,7 +15,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
-	"github.com/ovnet-dev/ovnet/internal/devstack"
+	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )

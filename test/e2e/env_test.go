@@ -1,5 +1,5 @@
 // Package e2e proves dataplane claims with packets between network
-// namespaces, on the local stack of internal/devstack: three OVN chassis joined by
+// namespaces, on the local stack of devstack: three OVN chassis joined by
 // geneve, an external host on the provider network, ovnet's controllers
 // and one node agent per chassis.
 package e2e
@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/internal/devstack"
+	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 

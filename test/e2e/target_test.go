@@ -16,7 +16,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
-	"github.com/ovnet-dev/ovnet/internal/devstack"
+	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 

@@ -1,5 +1,5 @@
 // Package testenv gives tests anywhere in the module a real kube-apiserver
-// and etcd with ovnet's CRDs installed (internal/devstack runs them), and
+// and etcd with ovnet's CRDs installed (devstack runs them), and
 // small helpers around it.
 package testenv
 
@@ -11,7 +11,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
-	"github.com/ovnet-dev/ovnet/internal/devstack"
+	"github.com/ovnet-dev/ovnet/devstack"
 )
 
 // Env is a running API server with the CRDs installed.
