@@ -172,11 +172,6 @@ func StartChassis(opts ChassisOptions, central *Central, fabric *Fabric) (*Chass
 // Endpoint is the chassis's Open_vSwitch database for the node agent.
 func (ch *Chassis) Endpoint() string { return "unix:" + ch.DB }
 
-// Exec runs a command inside the chassis's network namespace.
-func (ch *Chassis) Exec(args ...string) error {
-	return run(append([]string{"ip", "netns", "exec", ch.NetNS}, args...)...)
-}
-
 // SetLinks takes the chassis off the fabric (down) or puts it back (up):
 // its underlay and provider links, as when a node fails.
 func (ch *Chassis) SetLinks(state string) error {

@@ -48,8 +48,6 @@ func field(m model.Model, col string) reflect.Value {
 
 func uuidOf(m model.Model) string { return field(m, "_uuid").String() }
 
-func setUUID(m model.Model, uuid string) { field(m, "_uuid").SetString(uuid) }
-
 func externalIDsOf(m model.Model) map[string]string {
 	return field(m, "external_ids").Interface().(map[string]string)
 }
