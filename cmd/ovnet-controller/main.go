@@ -1,7 +1,9 @@
 // Command ovnet-controller runs ovnet's controllers in one
 // controller-runtime manager: allocation of public IPs and network IDs,
-// public-IP claims and their garbage collection, and (with --ovn-nb) the
-// translation of Networks and NetworkInterfaces into OVN northbound rows.
+// public-IP claims and their garbage collection, NAT port blocks, load
+// balancer placement, policy rules, and (with --ovn-nb) the translation of
+// Networks, NetworkInterfaces, NATGateways, LoadBalancers and
+// NetworkPolicies into OVN northbound rows.
 package main
 
 import (
@@ -150,7 +152,7 @@ func run(ctx context.Context, f flags) error {
 			return err
 		}
 	} else {
-		ctrl.Log.WithName("setup").Info("no --ovn-nb: Networks and NetworkInterfaces are not written to OVN")
+		ctrl.Log.WithName("setup").Info("no --ovn-nb: nothing is written to OVN")
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -12,10 +12,11 @@ import (
 	"github.com/ovnet-dev/ovnet/ovn"
 )
 
-// repair deletes, once at start, the OVN rows of Networks and
-// NetworkInterfaces, NATGateways, LoadBalancers or NetworkPolicies that no longer exist (matched by UID): rows left behind
-// when an object went without its finalizer running. Only rows carrying
-// ovnet's ownership keys are considered; other rows are never touched.
+// repair deletes, once at start, the OVN rows of Networks,
+// NetworkInterfaces, NATGateways, LoadBalancers or NetworkPolicies that no
+// longer exist (matched by UID): objects deleted while no controller ran,
+// whose NotFound reconcile never came. Only rows carrying ovnet's ownership
+// keys are considered; other rows are never touched.
 type repair struct {
 	reader client.Reader
 	nb     *ovn.Client

@@ -1,9 +1,10 @@
 // Package ovntranslate turns Networks, NetworkInterfaces, NATGateways,
 // LoadBalancers and NetworkPolicies into OVN northbound rows: for each
 // object, the rows of ovn/rows are computed from the API objects and written
-// by ovn.Client.Apply in one transaction (none when nothing changed). A
-// finalizer removes an object's rows before it goes; a change of its rows
-// by anyone else wakes it and puts them back (rowevents.go).
+// by ovn.Client.Apply in one transaction (none when nothing changed). A gone
+// object's reconcile deletes exactly its rows (no finalizer: the start-up
+// repair catches deletions missed while down); a change of its rows by
+// anyone else wakes it and puts them back (rowevents.go).
 package ovntranslate
 
 import (
