@@ -18,7 +18,7 @@ import (
 // RepoRoot is the module's root directory.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), ".."))
 }
 
 // Assets is the directory holding kube-apiserver, etcd and kubectl (the
