@@ -21,8 +21,8 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), ".."))
 }
 
-// Assets is the directory holding kube-apiserver, etcd and kubectl (the
-// binaries hack/build-envtest.sh builds into bin/k8s).
+// Assets is the directory holding kube-apiserver, kube-controller-manager,
+// etcd and kubectl (the binaries hack/build-envtest.sh builds into bin/k8s).
 func Assets() string {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir
@@ -30,12 +30,14 @@ func Assets() string {
 	return filepath.Join(RepoRoot(), "bin", "k8s")
 }
 
-// Env is a running kube-apiserver and etcd with ovnet's CRDs installed.
+// Env is a running kube-apiserver and etcd with ovnet's CRDs installed, and
+// kube-controller-manager's garbage collector and namespace controller.
 type Env struct {
 	Config     *rest.Config
 	Client     client.Client
 	Kubeconfig string
 	env        *envtest.Environment
+	cm         *controllerManager
 }
 
 // StartEnv brings up the API server; the caller stops it.
@@ -76,11 +78,17 @@ func StartEnv() (*Env, error) {
 		_ = e.Stop()
 		return nil, err
 	}
-	return &Env{Config: cfg, Client: c, Kubeconfig: kubeconfig, env: e}, nil
+	cm, err := startControllerManager(assets, kubeconfig, filepath.Join(dir, "kube-controller-manager.log"))
+	if err != nil {
+		_ = e.Stop()
+		return nil, err
+	}
+	return &Env{Config: cfg, Client: c, Kubeconfig: kubeconfig, env: e, cm: cm}, nil
 }
 
-// Stop stops the API server and etcd.
+// Stop stops the controller manager, the API server and etcd.
 func (e *Env) Stop() {
+	e.cm.Stop()
 	_ = e.env.Stop()
 	_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
 }

@@ -64,7 +64,7 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	waitShell(t, dir, "kubectl get networkid -o jsonpath='{.items[0].spec.claimRef.name}'", "my-network")
 	// The example gateway names 10.0.0.3, for which no IP object exists:
 	// it says so instead of failing silently (docs/design.md item 14).
-	waitShell(t, dir, "kubectl get natgateway my-nat-gateway -o jsonpath='{.status.conditions[0].reason}'", "IPNotFound")
+	waitShell(t, dir, "kubectl get natgateway my-nat-gateway -o jsonpath='{.status.conditions[?(@.type==\"PublicIPsClaimed\")].reason}'", "IPNotFound")
 
 	// The Network is written to OVN; the NIC waits for its Node and says so.
 	waitShell(t, dir, "kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}'", "RowsWritten")
@@ -95,6 +95,70 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	}
 	waitShell(t, dir, "ip netns exec $OVNET_EXTERNAL ping -c 1 -W 1 10.0.0.1 >/dev/null && echo reached", "reached")
 	vmNS := s.Layout.VMNamespace("default", "my-nic")
+	waitShell(t, dir, "ip netns exec "+vmNS+" ping -c 1 -W 1 100.64.0.1 >/dev/null && echo reached", "reached")
+
+	// A tenant's namespace goes as on a cluster: kube-controller-manager's
+	// namespace controller deletes every object in it, the garbage
+	// collector their dependents, and ovnet every OVN row and lock of them.
+	tenant := `apiVersion: v1
+kind: Namespace
+metadata: {name: tenant-a}
+---
+apiVersion: core.apinet.ironcore.dev/v1alpha1
+kind: Network
+metadata: {namespace: tenant-a, name: net}
+---
+apiVersion: core.apinet.ironcore.dev/v1alpha1
+kind: NetworkInterface
+metadata: {namespace: tenant-a, name: nic}
+spec:
+  networkRef: {name: net}
+  nodeRef: {name: node-2}
+  ips: [192.168.0.10]
+  publicIPs: [{name: pub, ipFamily: IPv4}]
+---
+apiVersion: core.apinet.ironcore.dev/v1alpha1
+kind: NATGateway
+metadata: {namespace: tenant-a, name: nat}
+spec:
+  networkRef: {name: net}
+  ipFamily: IPv4
+  ips: [{name: ip-1}]
+  portsPerNetworkInterface: 1024
+---
+apiVersion: core.apinet.ironcore.dev/v1alpha1
+kind: NetworkPolicy
+metadata: {namespace: tenant-a, name: pol}
+spec:
+  networkRef: {name: net}
+  networkInterfaceSelector: {}
+  policyTypes: [Ingress]
+  ingress: [{from: [{ipBlock: {cidr: 192.168.0.0/24}}]}]
+`
+	tenantRows := `for t in Logical_Router Logical_Switch Logical_Switch_Port Logical_Router_Port Logical_Router_Static_Route NAT ACL Address_Set DHCP_Options Load_Balancer; do
+  ovn-nbctl --bare --columns=_uuid find $t external_ids:apinet.ironcore.dev/owner-namespace=tenant-a; done | grep -c .`
+	tenantLocks := `kubectl get ipaddr,networkid -o jsonpath='{range .items[*]}{.spec.claimRef.namespace}{"\n"}{end}' | grep -c '^tenant-a$'`
+	if out, err := exec.Command("bash", "-c", "source "+dir+"/env.sh; kubectl apply -f - <<'EOF'\n"+tenant+"EOF").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply tenant-a: %v\n%s", err, out)
+	}
+	waitShell(t, dir, "kubectl -n tenant-a get nic nic -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason} {.status.state}'", "RowsWritten Ready")
+	waitShell(t, dir, "kubectl -n tenant-a get natgateway nat -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'", "True")
+	waitShell(t, dir, "ovn-nbctl --bare --columns=_uuid find ACL external_ids:apinet.ironcore.dev/owner-kind=NetworkPolicy external_ids:apinet.ironcore.dev/owner-namespace=tenant-a | grep -c . | sed 's/^[1-9][0-9]*$/some/'", "some")
+	rows, _ := exec.Command("bash", "-c", "source "+dir+"/env.sh; "+tenantRows).CombinedOutput()
+	locks, _ := exec.Command("bash", "-c", "source "+dir+"/env.sh; "+tenantLocks).CombinedOutput()
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(rows))); n < 10 {
+		t.Fatalf("tenant-a has %q OVN rows before its deletion, want its Network, NIC, NAT and policy rows", rows)
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(locks))); n < 3 {
+		t.Fatalf("tenant-a holds %q locks (IPAddress, NetworkID) before its deletion, want the VNI, the transit address and two public IPs", locks)
+	}
+	start := time.Now()
+	if out, err := exec.Command("bash", "-c", "source "+dir+"/env.sh; kubectl delete namespace tenant-a --timeout=60s").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl delete namespace tenant-a: %v\n%s", err, out)
+	}
+	waitShell(t, dir, tenantRows, "0")
+	waitShell(t, dir, tenantLocks, "0")
+	t.Logf("namespace tenant-a (%s OVN rows, %s locks) gone with its rows and locks in %s", strings.TrimSpace(string(rows)), strings.TrimSpace(string(locks)), time.Since(start).Round(100*time.Millisecond))
 	waitShell(t, dir, "ip netns exec "+vmNS+" ping -c 1 -W 1 100.64.0.1 >/dev/null && echo reached", "reached")
 
 	// northd is alive and connected: the switch shows up in the SB database.

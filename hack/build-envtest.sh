@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the Go module proxy at the pinned
-# versions, once per machine, into a per-user cache, and links them into
-# bin/k8s (the KUBEBUILDER_ASSETS directory). Nothing is downloaded from
-# anywhere but the module proxy.
+# Builds kube-apiserver, kube-controller-manager, kubectl and etcd from the Go
+# module proxy at the pinned versions, once per machine, into a per-user
+# cache, and links them into bin/k8s (the KUBEBUILDER_ASSETS directory).
+# Nothing is downloaded from anywhere but the module proxy.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.37.2}
@@ -16,8 +16,12 @@ mkdir -p "$cache" "$assets"
 
 link() { ln -sf "$cache/$1" "$assets/$1"; }
 
-if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kubectl" ] && [ -x "$cache/etcd" ]; then
-  link kube-apiserver; link kubectl; link etcd
+k8s_bins="kube-apiserver kube-controller-manager kubectl"
+have_k8s() { for b in $k8s_bins; do [ -x "$cache/$b" ] || return 1; done; }
+link_all() { for b in $k8s_bins etcd; do link "$b"; done; }
+
+if have_k8s && [ -x "$cache/etcd" ]; then
+  link_all
   exit 0
 fi
 
@@ -43,6 +47,7 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
@@ -50,10 +55,11 @@ GO
   local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor}"
   ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=${K8S_VERSION} -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
-  go build -trimpath -ldflags "$ld" -o "$cache/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-  go build -trimpath -ldflags "$ld" -o "$cache/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl
-  mv "$cache/kube-apiserver.tmp" "$cache/kube-apiserver"
-  mv "$cache/kubectl.tmp" "$cache/kubectl"
+  for b in $k8s_bins; do
+    [ -x "$cache/$b" ] && continue
+    go build -trimpath -ldflags "$ld" -o "$cache/$b.tmp" "k8s.io/kubernetes/cmd/$b"
+    mv "$cache/$b.tmp" "$cache/$b"
+  done
 }
 
 build_etcd() {
@@ -73,7 +79,7 @@ GO
   mv "$cache/etcd.tmp" "$cache/etcd"
 }
 
-echo "build-envtest: building kube-apiserver/kubectl ${K8S_VERSION} and etcd ${ETCD_VERSION} into $cache (one time, a few minutes)" >&2
+echo "build-envtest: building ${k8s_bins// /, } ${K8S_VERSION} and etcd ${ETCD_VERSION} into $cache (one time, a few minutes)" >&2
 [ -x "$cache/etcd" ] || build_etcd
-if [ ! -x "$cache/kube-apiserver" ] || [ ! -x "$cache/kubectl" ]; then build_k8s; fi
-link kube-apiserver; link kubectl; link etcd
+have_k8s || build_k8s
+link_all

@@ -2,9 +2,7 @@ package ipam
 
 import (
 	"context"
-	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,7 +11,8 @@ import (
 )
 
 // IPClaimGCReconciler releases IPs whose claimer is gone: an IP the claimer
-// owned is deleted, any other IP is unclaimed and stays for the next user.
+// did not own is unclaimed and stays for the next user (one it owned goes
+// with it, by owner reference).
 type IPClaimGCReconciler struct {
 	client.Client
 	APIReader client.Reader
@@ -37,10 +36,9 @@ func (r *IPClaimGCReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	for _, o := range ip.OwnerReferences {
-		if o.Controller != nil && *o.Controller && o.UID == ref.UID {
-			if err := r.Delete(ctx, ip, exactly(ip)); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				return ctrl.Result{}, fmt.Errorf("delete IP %s of a deleted %s: %w", ip.Name, kind.Kind, err)
-			}
+		if o.UID == ref.UID {
+			// The claimer's own IP: Kubernetes' garbage collector deletes
+			// it with its owner (and the address is released then).
 			return ctrl.Result{}, nil
 		}
 	}

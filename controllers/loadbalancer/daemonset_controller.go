@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -40,32 +39,14 @@ type DaemonSetReconciler struct {
 func (r *DaemonSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ds := &apinetv1alpha1.DaemonSet{}
 	if err := r.Get(ctx, req.NamespacedName, ds); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, r.reconcileDelete(ctx, req.Namespace, req.Name)
+		// A gone DaemonSet's Instances go with it: they carry its owner
+		// reference, and Kubernetes' garbage collector deletes them.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ds.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	return r.reconcile(ctx, ds)
-}
-
-// reconcileDelete deletes the Instances of a DaemonSet that is gone (the
-// garbage collector's job where there is one).
-func (r *DaemonSetReconciler) reconcileDelete(ctx context.Context, ns, name string) error {
-	var list apinetv1alpha1.InstanceList
-	if err := r.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return err
-	}
-	for i := range list.Items {
-		if ref := metav1.GetControllerOf(&list.Items[i]); ref != nil && ref.Kind == "DaemonSet" && ref.Name == name {
-			if err := r.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.DaemonSet) (ctrl.Result, error) {

@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"slices"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,10 +47,9 @@ type LoadBalancerReconciler struct {
 func (r *LoadBalancerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	lb := &apinetv1alpha1.LoadBalancer{}
 	if err := r.Get(ctx, req.NamespacedName, lb); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{}, r.reconcileDelete(ctx, req.Namespace, req.Name)
+		// A gone LoadBalancer's routing and DaemonSet carry its owner
+		// reference: Kubernetes' garbage collector deletes them.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !lb.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
@@ -63,24 +61,6 @@ func (r *LoadBalancerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, r.applyRouting(ctx, lb)
 	}
 	return ctrl.Result{}, nil
-}
-
-// reconcileDelete removes what the LoadBalancer had: its routing and its
-// DaemonSet (owner references would do it where Kubernetes' garbage
-// collector runs; the local stack has none, so it is explicit).
-func (r *LoadBalancerReconciler) reconcileDelete(ctx context.Context, ns, name string) error {
-	routing := &apinetv1alpha1.LoadBalancerRouting{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	if err := r.Delete(ctx, routing); client.IgnoreNotFound(err) != nil {
-		return err
-	}
-	ds := &apinetv1alpha1.DaemonSet{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: DaemonSetName(name)}, ds); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	if ref := metav1.GetControllerOf(ds); ref == nil || ref.Kind != "LoadBalancer" || ref.Name != name {
-		return nil
-	}
-	return client.IgnoreNotFound(r.Delete(ctx, ds))
 }
 
 // DaemonSetFor is the DaemonSet spec of lb: its whole instance template

@@ -78,12 +78,12 @@ func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		// The gateway is gone: so is its table (the NICs' claims are
-		// dropped by the NAT release controller).
+		// The gateway is gone. Its table carries its owner reference
+		// (Kubernetes' garbage collector deletes it); the NICs' claims
+		// are dropped by the NAT release controller.
 		natPortsUsed.DeleteLabelValues(req.Namespace, req.Name)
 		natWaiting.DeleteLabelValues(req.Namespace, req.Name)
-		table := &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}
-		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, table))
+		return ctrl.Result{}, nil
 	}
 	if !gw.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"slices"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -40,13 +39,9 @@ type NetworkPolicyReconciler struct {
 func (r *NetworkPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	np := &apinetv1alpha1.NetworkPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, np); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
-		// The policy is gone: so is its rule (the garbage collector's job
-		// where there is one).
-		rule := &apinetv1alpha1.NetworkPolicyRule{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}
-		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, rule))
+		// A gone policy's rule carries its owner reference: Kubernetes'
+		// garbage collector deletes it.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !np.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
