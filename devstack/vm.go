@@ -60,17 +60,32 @@ func plugSteps(tapNS, tap, vmNS string) [][]string {
 // AttachVMOn creates namespace vmNS on the machine host enters (nil: this
 // one; for a kind node: docker exec <node>), moves tap there from
 // namespace tapNS of that machine (empty: its own) as eth0, with each of
-// ips as a /32 and the routes through the Network's link-local gateway
-// 169.254.0.1, as a VM's DHCP or cloud-init would configure it.
+// ips as a host address (/32, /128) and the default routes through the
+// Network's link-local gateways 169.254.0.1 and fe80::1, as a VM's DHCP or
+// cloud-init would configure it.
 func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, error) {
 	steps := plugSteps(tapNS, tap, vmNS)
+	var v4, v6 bool
 	for _, ip := range ips {
-		steps = append(steps, []string{"ip", "-n", vmNS, "addr", "add", ip + "/32", "dev", "eth0"})
+		if strings.Contains(ip, ":") {
+			v6 = true
+			// nodad: the address is the NIC's own; waiting for duplicate
+			// detection only delays the guest.
+			steps = append(steps, []string{"ip", "-n", vmNS, "addr", "add", ip + "/128", "dev", "eth0", "nodad"})
+		} else {
+			v4 = true
+			steps = append(steps, []string{"ip", "-n", vmNS, "addr", "add", ip + "/32", "dev", "eth0"})
+		}
 	}
-	steps = append(steps,
-		[]string{"ip", "-n", vmNS, "route", "add", "169.254.0.1", "dev", "eth0", "scope", "link"},
-		[]string{"ip", "-n", vmNS, "route", "add", "default", "via", "169.254.0.1", "dev", "eth0", "onlink"},
-	)
+	if v4 {
+		steps = append(steps,
+			[]string{"ip", "-n", vmNS, "route", "add", "169.254.0.1", "dev", "eth0", "scope", "link"},
+			[]string{"ip", "-n", vmNS, "route", "add", "default", "via", "169.254.0.1", "dev", "eth0", "onlink"},
+		)
+	}
+	if v6 {
+		steps = append(steps, []string{"ip", "-n", vmNS, "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0"})
+	}
 	for i := range steps {
 		steps[i] = append(slices.Clone(host), steps[i]...)
 	}

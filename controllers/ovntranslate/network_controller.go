@@ -24,6 +24,8 @@ import (
 type NetworkReconciler struct {
 	translator[*apinetv1alpha1.Network]
 	Provider rows.Provider
+	// Guest is what router advertisements tell IPv6 guests.
+	Guest rows.Guest
 	// Transit hands out the gateway ports' addresses (controllers/ipam).
 	Transit *ipam.Addresses
 }
@@ -33,7 +35,7 @@ type NetworkReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nodes,verbs=get;list;watch
 
 func setupNetwork(d deps, transit *ipam.Addresses) error {
-	r := &NetworkReconciler{Provider: d.provider, Transit: transit}
+	r := &NetworkReconciler{Provider: d.provider, Guest: d.guest, Transit: transit}
 	r.translator = translatorFor(d, "Network", func() *apinetv1alpha1.Network { return &apinetv1alpha1.Network{} },
 		func(nw *apinetv1alpha1.Network) *[]metav1.Condition { return &nw.Status.Conditions })
 	r.translate = r.reconcile
@@ -73,7 +75,7 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	want, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: transit, Provider: r.Provider, Gateways: gateways})
+	want, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: transit, Provider: r.Provider, Gateways: gateways, Guest: r.Guest})
 	if err != nil {
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
 	}

@@ -33,7 +33,7 @@ const (
 
 // Reasons of a NIC's Ready condition besides RowsWritten and Pending.
 const (
-	// ReasonUnsupported: parts of the object (IPv6) have no rows yet.
+	// ReasonUnsupported: parts of the object (IPv6 public IPs) have no rows yet.
 	ReasonUnsupported = "Unsupported"
 )
 
@@ -109,7 +109,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	}
 	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held, Guest: r.Guest})
 	if err != nil {
-		return ctrl.Result{}, r.unrealize(ctx, nic, ReasonUnsupported, err.Error())
+		return ctrl.Result{}, r.unrealize(ctx, nic, "Invalid", err.Error())
 	}
 	if res, ok, err := r.write(ctx, nic, nw.Name, built.Rows); !ok {
 		return res, err
@@ -121,7 +121,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	switch {
 	case len(built.NotRealized) > 0:
 		status, reason = metav1.ConditionFalse, ReasonUnsupported
-		msg = "not realized: " + strings.Join(built.NotRealized, ", ") + " (IPv6 is not implemented yet); " + msg + " with the IPv4 parts"
+		msg = "not realized: " + strings.Join(built.NotRealized, ", ") + "; " + msg + " with the other parts"
 	case len(unheld) > 0 && notHeldReason(nic.Status.Conditions) == ReasonPublicIPNotHeld:
 		status, reason = metav1.ConditionFalse, ReasonPublicIPNotHeld
 		msg = "public IPs " + strings.Join(unheld, ", ") + " are not held by this interface (see condition PublicIPsClaimed); " + msg + " without them"

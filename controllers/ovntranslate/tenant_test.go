@@ -23,8 +23,9 @@ import (
 // TestTenantSafety: a NIC realizes only the public IPs it holds (naming
 // another tenant's address or the upstream router gets it no row); of two
 // NICs with one address the first keeps it and the second waits with
-// IPConflict until the first is gone; IPv6 parts are reported
-// Unsupported; a NAT row deleted behind ovnet's back comes back.
+// IPConflict until the first is gone; both families are routed and an
+// IPv6 public IP is reported Unsupported; a NAT row deleted behind ovnet's
+// back comes back.
 func TestTenantSafety(t *testing.T) {
 	env := testenv.Start(t)
 	central := devstack.StartCentralT(t)
@@ -186,12 +187,18 @@ func TestTenantSafety(t *testing.T) {
 	}
 	deleted(gone, 10*time.Second)
 
-	// IPv6 parts are not realized, and say so.
+	// Both families are routed; an IPv6 public IP is not realized yet, and
+	// says so.
 	ds := nic(nsA, "dual", []apinetv1alpha1.IPAddr{"10.1.0.8", "fd00::8"})
-	ready(t, c, ds, conds(ds), "False/Unsupported: not realized: IPv6 address fd00::8")
-	if got := nbctl("--bare", "--columns=addresses", "find", "Logical_Switch_Port", "name="+nsA+"/dual"); !strings.HasSuffix(got, " 10.1.0.8") {
-		t.Errorf("dual-stack NIC's IPv4 port: %q", got)
+	ready(t, c, ds, conds(ds), "True/RowsWritten")
+	if got := nbctl("--bare", "--columns=addresses", "find", "Logical_Switch_Port", "name="+nsA+"/dual"); !strings.HasSuffix(got, " 10.1.0.8 fd00::8") {
+		t.Errorf("dual-stack NIC's port: %q", got)
 	}
+	if got := nbctl("--bare", "--columns=nexthop", "find", "Logical_Router_Static_Route", "ip_prefix=\"fd00::8/128\""); got != "fd00::8" {
+		t.Errorf("dual-stack NIC's IPv6 route: %q", got)
+	}
+	v6pub := nic(nsA, "v6pub", []apinetv1alpha1.IPAddr{"fd00::9"}, apinetv1alpha1.PublicIPRequest{Name: "pub6", IPFamily: apinetv1alpha1.IPv6})
+	ready(t, c, v6pub, conds(v6pub), "False/Unsupported: not realized: IPv6 public IP pub6")
 }
 
 // hasEvent reports whether an event with reason was recorded for the object.

@@ -22,6 +22,22 @@ const MaxVNI = 1<<23 - 1
 // everything to it.
 const GatewayLinkLocal = "169.254.0.1"
 
+// GatewayLinkLocal6 is the same for IPv6: the internal router port's
+// link-local address, the guests' default router (its router
+// advertisements say so).
+const GatewayLinkLocal6 = "fe80::1"
+
+// GatewayAddress6 is a global address of the internal router port, the same
+// in every Network (a ULA whose global ID spells "ovnet"). OVN 23.03 sends
+// router advertisements, and answers solicitations, only for a port with a
+// prefix that is not link-local: this /128 is that prefix. Guests see it
+// advertised on-link; nothing else lives in it (docs/design.md item 25).
+const GatewayAddress6 = "fd6f:766e:6574::1"
+
+// RouterAdvertisementInterval is the longest time between two periodic
+// router advertisements (seconds); a guest's solicitation is answered at once.
+const RouterAdvertisementInterval = 30
+
 // Keys of a Network's rows (owner: the Network).
 const (
 	KeySwitch        = "ls"
@@ -48,6 +64,8 @@ type NetworkInput struct {
 	TransitIP netip.Addr
 	Provider  Provider
 	Gateways  []GatewayChassis
+	// Guest: the MTU told to IPv6 guests in router advertisements.
+	Guest Guest
 }
 
 // Names of a Network's rows.
@@ -65,7 +83,9 @@ func RouterPortLSNameOf(namespace, name string) string { return namespace + "/" 
 func NetworkKey(uid, key string) string { return uid + "/" + key }
 
 // NetworkRows: one switch (tunnel key = VNI) and one router (VNI + 2^23),
-// joined by a router port at 169.254.0.1/32; a distributed gateway port with
+// joined by a router port at 169.254.0.1/32, fe80::1/64 and
+// fd6f:766e:6574::1/128 that sends router advertisements
+// (routerAdvertisements); a distributed gateway port with
 // a transit address on the provider switch, on the gateway chassis; a
 // default route to the provider's next hop (docs/ovn-mapping.md).
 func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
@@ -85,7 +105,8 @@ func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 		{Key: key(KeyRouter), Model: &nbdb.LogicalRouter{Name: NetworkRouterName(nw),
 			Options: map[string]string{"requested-tnl-key": strconv.FormatInt(in.VNI+RouterTunnelKeyOffset, 10)}}},
 		{Key: key(KeyRouterPortLS), Parents: lr, Model: &nbdb.LogicalRouterPort{
-			Name: routerPortLSName(nw), MAC: networkMAC(in.VNI, 1), Networks: []string{GatewayLinkLocal + "/32"}}},
+			Name: routerPortLSName(nw), MAC: networkMAC(in.VNI, 1), Networks: []string{GatewayLinkLocal + "/32", GatewayLinkLocal6 + "/64", GatewayAddress6 + "/128"},
+			Ipv6RaConfigs: routerAdvertisements(in.Guest)}},
 		{Key: key(keySwitchToLR), Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: key(KeySwitch)}},
 			Model: &nbdb.LogicalSwitchPort{Name: NetworkSwitchName(nw) + "/to-lr", Type: "router", Addresses: []string{"router"},
 				Options: map[string]string{"router-port": routerPortLSName(nw)}}},
@@ -104,6 +125,23 @@ func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 			Name: routerPortGWName(nw) + "/" + g.Name, ChassisName: g.Name, Priority: g.Priority}})
 	}
 	return rows, nil
+}
+
+// routerAdvertisements make the internal router port advertise itself as
+// the IPv6 default router, periodically and on solicitation. The guests'
+// addresses are /128s given by the API (there is no prefix to autoconfigure
+// from), so the "managed" flag tells them to ask DHCPv6 for it.
+func routerAdvertisements(g Guest) map[string]string {
+	ra := map[string]string{
+		"address_mode":  "dhcpv6_stateful",
+		"send_periodic": "true",
+		"max_interval":  strconv.Itoa(RouterAdvertisementInterval),
+		"min_interval":  strconv.Itoa(RouterAdvertisementInterval / 3),
+	}
+	if g.MTU > 0 {
+		ra["mtu"] = strconv.Itoa(g.MTU)
+	}
+	return ra
 }
 
 // networkMAC is 0a:58:<VNI as 3 bytes>:<n>: unique per Network, which the

@@ -43,62 +43,78 @@ type NetworkInterfaceRows struct {
 	Rows      []ovn.Row
 	Prefixes  []apinetv1alpha1.IPPrefix
 	PublicIPs []apinetv1alpha1.IPAddr
-	// NotRealized names the parts of the NIC that have no rows (IPv6 is not
-	// routed yet): the NIC must not report Ready while this is not empty.
+	// NotRealized names the parts of the NIC that have no rows (IPv6 public
+	// IPs): the NIC must not report Ready while this is not empty.
 	NotRealized []string
 }
 
-// NetworkInterfaceRowsFor: a switch port with the NIC's MAC and IPs, port
-// security that also admits its prefixes, bound to its node's chassis; per
-// IP a /32 route out of the internal router port (the guest answers ARP
-// from 169.254.0.1), per prefix a route via the NIC's IP of that family; per
-// held public IP a centralized dnat_and_snat (docs/ovn-mapping.md); DHCP
-// options that tell the guest its address (dhcpOptions).
-// Only IPv4 is routed for now; IPv6 parts are listed in NotRealized.
+// NetworkInterfaceRowsFor: a switch port with the NIC's MAC and IPs (one of
+// each family at most, IPv4, IPv6 or both), port security that also admits
+// its prefixes, bound to its node's chassis; per IP a host route (/32,
+// /128) out of the internal router port (the guest answers ARP from
+// 169.254.0.1 and neighbor solicitations from the router's link-local
+// address), per prefix a route via the NIC's IP of that family; per held
+// IPv4 public IP a centralized dnat_and_snat (docs/ovn-mapping.md); DHCPv4
+// options that tell an IPv4 guest its address (dhcpOptions). IPv6 public IPs
+// are listed in NotRealized.
 func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
 	nic, nw := in.NIC, in.Network
 	var out NetworkInterfaceRows
-	var v4 netip.Addr
+	var v4, v6 netip.Addr
 	for _, ip := range nic.Spec.IPs {
 		a, err := netip.ParseAddr(string(ip))
 		switch {
 		case err != nil:
-		case a.Is4():
+		case a.Is4() && !v4.IsValid():
 			v4 = a
-		default:
-			out.NotRealized = append(out.NotRealized, "IPv6 address "+a.String())
+		case a.Is6() && !v6.IsValid():
+			v6 = a
 		}
 	}
-	if !v4.IsValid() {
-		return out, fmt.Errorf("NetworkInterface %s/%s has no IPv4 address (IPv6-only interfaces are not supported yet)", nic.Namespace, nic.Name)
+	if !v4.IsValid() && !v6.IsValid() {
+		return out, fmt.Errorf("NetworkInterface %s/%s has no IP address", nic.Namespace, nic.Name)
+	}
+	if v6.String() == GatewayAddress6 {
+		return out, fmt.Errorf("address %s is the Network's router (reserved in every Network)", v6)
+	}
+	own := func(is6 bool) netip.Addr {
+		if is6 {
+			return v6
+		}
+		return v4
 	}
 	mac := apinetv1alpha1.NetworkInterfaceMAC(nic)
 	key := func(k string) string { return string(nic.UID) + "/" + k }
-	security := []string{mac, v4.String()}
 	uid := string(nw.UID)
 	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: NetworkKey(uid, KeyRouter)}}
 	routerNAT := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "nat", Key: NetworkKey(uid, KeyRouter)}}
 	outPort := RouterPortLSNameOf(nw.Namespace, nw.Name)
-	out.Rows = append(out.Rows, ovn.Row{
-		Key: key("route/" + v4.String() + "/32"), Parents: router,
-		Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: v4.String() + "/32", Nexthop: v4.String(), OutputPort: &outPort},
-	})
+	route := func(pfx netip.Prefix, via netip.Addr) ovn.Row {
+		return ovn.Row{Key: key("route/" + pfx.String()), Parents: router,
+			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: pfx.String(), Nexthop: via.String(), OutputPort: &outPort}}
+	}
+	addresses := []string{mac}
+	for _, a := range []netip.Addr{v4, v6} {
+		if a.IsValid() {
+			addresses = append(addresses, a.String())
+			out.Rows = append(out.Rows, route(netip.PrefixFrom(a, a.BitLen()), a))
+		}
+	}
+	security := slices.Clone(addresses)
 	for _, p := range nic.Spec.Prefixes {
 		pfx, err := netip.ParsePrefix(string(p))
 		if err != nil {
 			continue
 		}
 		pfx = pfx.Masked()
-		if !pfx.Addr().Is4() {
-			out.NotRealized = append(out.NotRealized, "IPv6 prefix "+pfx.String())
+		via := own(pfx.Addr().Is6())
+		if !via.IsValid() {
+			out.NotRealized = append(out.NotRealized, fmt.Sprintf("prefix %s (the interface has no address of its family to route it to)", pfx))
 			continue
 		}
 		security = append(security, pfx.String())
 		out.Prefixes = append(out.Prefixes, apinetv1alpha1.IPPrefix(pfx.String()))
-		out.Rows = append(out.Rows, ovn.Row{
-			Key: key("route/" + pfx.String()), Parents: router,
-			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: pfx.String(), Nexthop: v4.String(), OutputPort: &outPort},
-		})
+		out.Rows = append(out.Rows, route(pfx, via))
 	}
 	for _, pub := range nic.Spec.PublicIPs {
 		if pub.Family() == apinetv1alpha1.IPv6 {
@@ -109,6 +125,10 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 		if !a.Is4() {
 			continue // listed above from the spec
 		}
+		if !v4.IsValid() {
+			out.NotRealized = append(out.NotRealized, "public IP "+a.String()+" (the interface has no IPv4 address to translate it to)")
+			continue
+		}
 		out.PublicIPs = append(out.PublicIPs, apinetv1alpha1.IPAddr(a.String()))
 		out.Rows = append(out.Rows, ovn.Row{
 			Key: key("nat/" + a.String()), Parents: routerNAT,
@@ -117,7 +137,7 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 	}
 	port := &nbdb.LogicalSwitchPort{
 		Name:         apinetv1alpha1.NetworkInterfacePortName(nic),
-		Addresses:    []string{mac + " " + v4.String()},
+		Addresses:    []string{strings.Join(addresses, " ")},
 		PortSecurity: []string{strings.Join(security, " ")},
 	}
 	if in.Chassis != "" {
@@ -127,13 +147,17 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 	if err != nil {
 		return out, fmt.Errorf("network %s/%s has no network ID yet", nw.Namespace, nw.Name)
 	}
-	out.Rows = append([]ovn.Row{{
+	head := []ovn.Row{{
 		Key: key("lsp"), Model: port,
 		Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: NetworkKey(uid, KeySwitch)}},
-	}, {
-		Key: key("dhcpv4"), Model: &nbdb.DHCPOptions{Cidr: v4.String() + "/32", Options: dhcpOptions(nic, vni, in.Guest)},
-		Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchPortTable, Column: "dhcpv4_options", Key: key("lsp")}},
-	}}, out.Rows...)
+	}}
+	if v4.IsValid() {
+		head = append(head, ovn.Row{
+			Key: key("dhcpv4"), Model: &nbdb.DHCPOptions{Cidr: v4.String() + "/32", Options: dhcpOptions(nic, vni, in.Guest)},
+			Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchPortTable, Column: "dhcpv4_options", Key: key("lsp")}},
+		})
+	}
+	out.Rows = append(head, out.Rows...)
 	slices.Sort(out.PublicIPs)
 	return out, nil
 }

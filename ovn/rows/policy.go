@@ -36,8 +36,9 @@ func PolicyAddressSetName(np *apinetv1alpha1.NetworkPolicy) string {
 	return "ovnet_np_" + strings.ReplaceAll(string(np.UID), "-", "")
 }
 
-// PolicyRows (Kubernetes semantics, docs/policy.md): an address set of the
-// targets' IPv4 addresses; on the Network's switch, per rule and port an
+// PolicyRows (Kubernetes semantics, docs/policy.md), for each IP family the
+// targets have: an address set of the targets' addresses of that family; on
+// the Network's switch, per rule and port an
 // allow-related ACL (ingress: to-lport, destination = a target, source =
 // the rule's peers, destination port = the port; egress: from-lport, source
 // = a target, destination = the peers and port), and for each of the
@@ -47,22 +48,44 @@ func PolicyAddressSetName(np *apinetv1alpha1.NetworkPolicy) string {
 // leaves the excepts out, so an except narrows only its block and never
 // overrides another rule's allow. A rule without peers admits every
 // address, without ports every port; a NIC selected by no policy has no
-// ACL. ACL keys are derived from their content: adding a rule writes its
-// ACLs only. Only IPv4 for now.
+// ACL. Each family is matched on its own (ip4 or ip6 fields, peers of that
+// family), so a policy governs IPv6 traffic exactly as IPv4. ACL keys are
+// derived from their content: adding a rule writes its ACLs only.
 func PolicyRows(in PolicyInput) []ovn.Row {
+	var out []ovn.Row
+	for _, f := range []ipFamily{{ip: "ip4", is6: false}, {ip: "ip6", is6: true}} {
+		out = policyFamilyRows(in, f, out)
+	}
+	return out
+}
+
+// ipFamily names one family in OVN matches.
+type ipFamily struct {
+	ip  string // the match field prefix: ip4 or ip6
+	is6 bool
+}
+
+func (f ipFamily) has(a netip.Addr) bool { return a.Is6() == f.is6 }
+
+// policyFamilyRows appends to out the rows of one family (none when no
+// target has an address of it).
+func policyFamilyRows(in PolicyInput, f ipFamily, out []ovn.Row) []ovn.Row {
 	np, rule := in.Policy, in.Rule
 	var targets []string
 	for _, t := range rule.Targets {
-		if a, err := netip.ParseAddr(string(t.IP)); err == nil && a.Is4() {
+		if a, err := netip.ParseAddr(string(t.IP)); err == nil && f.has(a) {
 			targets = append(targets, a.String())
 		}
 	}
 	if len(targets) == 0 {
-		return nil
+		return out
 	}
 	uid := string(np.UID)
-	set := PolicyAddressSetName(np)
-	out := []ovn.Row{{Key: uid + "/targets", Model: &nbdb.AddressSet{Name: set, Addresses: targets}}}
+	set, setKey := PolicyAddressSetName(np), uid+"/targets"
+	if f.is6 {
+		set, setKey = set+"_ip6", setKey+"6"
+	}
+	out = append(out, ovn.Row{Key: setKey, Model: &nbdb.AddressSet{Name: set, Addresses: targets}})
 	parents := []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "acls", Key: NetworkKey(string(in.Network.UID), KeySwitch)}}
 	prio := DefaultPolicyPriority
 	if rule.Priority != nil {
@@ -87,9 +110,9 @@ func PolicyRows(in PolicyInput) []ovn.Row {
 		peersPresent func(i int) bool
 	}
 	dirs := []direction{
-		{apinetv1alpha1.PolicyTypeIngress, nbdb.ACLDirectionToLport, "ip4.dst", "ip4.src", rule.IngressRules,
+		{apinetv1alpha1.PolicyTypeIngress, nbdb.ACLDirectionToLport, f.ip + ".dst", f.ip + ".src", rule.IngressRules,
 			func(i int) bool { return i < len(np.Spec.Ingress) && len(np.Spec.Ingress[i].From) > 0 }},
-		{apinetv1alpha1.PolicyTypeEgress, nbdb.ACLDirectionFromLport, "ip4.src", "ip4.dst", rule.EgressRules,
+		{apinetv1alpha1.PolicyTypeEgress, nbdb.ACLDirectionFromLport, f.ip + ".src", f.ip + ".dst", rule.EgressRules,
 			func(i int) bool { return i < len(np.Spec.Egress) && len(np.Spec.Egress[i].To) > 0 }},
 	}
 	for _, d := range dirs {
@@ -104,7 +127,7 @@ func PolicyRows(in PolicyInput) []ovn.Row {
 		for i, r := range d.rules {
 			var peerMatches []string // one allow per entry
 			if d.peersPresent(i) {
-				plain, blocks := peerPrefixes(r)
+				plain, blocks := peerPrefixes(r, f)
 				if len(plain) > 0 {
 					peerMatches = append(peerMatches, " && "+d.peer+" == {"+strings.Join(plain, ", ")+"}")
 				}
@@ -141,25 +164,25 @@ type ipBlockMatch struct {
 	except []string
 }
 
-// peerPrefixes are a rule's IPv4 peers: prefixes that admit all of
+// peerPrefixes are a rule's peers of family f: prefixes that admit all of
 // themselves (ipBlocks without excepts, object prefixes), and ipBlocks with
 // excepts, each on its own.
-func peerPrefixes(r apinetv1alpha1.Rule) (plain []string, blocks []ipBlockMatch) {
-	v4 := func(p apinetv1alpha1.IPPrefix) (string, bool) {
+func peerPrefixes(r apinetv1alpha1.Rule, f ipFamily) (plain []string, blocks []ipBlockMatch) {
+	ofFamily := func(p apinetv1alpha1.IPPrefix) (string, bool) {
 		pfx, err := netip.ParsePrefix(string(p))
-		if err != nil || !pfx.Addr().Is4() {
+		if err != nil || !f.has(pfx.Addr()) {
 			return "", false
 		}
 		return pfx.Masked().String(), true
 	}
 	for _, b := range r.CIDRBlock {
-		cidr, ok := v4(b.CIDR)
+		cidr, ok := ofFamily(b.CIDR)
 		if !ok {
 			continue
 		}
 		var except []string
 		for _, e := range b.Except {
-			if ex, ok := v4(e); ok {
+			if ex, ok := ofFamily(e); ok {
 				except = append(except, ex)
 			}
 		}
@@ -170,7 +193,7 @@ func peerPrefixes(r apinetv1alpha1.Rule) (plain []string, blocks []ipBlockMatch)
 		}
 	}
 	for _, o := range r.ObjectIPs {
-		if p, ok := v4(o.Prefix); ok {
+		if p, ok := ofFamily(o.Prefix); ok {
 			plain = append(plain, p)
 		}
 	}

@@ -23,7 +23,7 @@ func TestPolicyRows(t *testing.T) {
 	rule := &apinetv1alpha1.NetworkPolicyRule{Priority: &prio,
 		Targets: []apinetv1alpha1.TargetNetworkInterface{{IP: "10.0.0.1"}, {IP: "fd00::1"}},
 		IngressRules: []apinetv1alpha1.Rule{
-			{CIDRBlock: []apinetv1alpha1.IPBlock{{CIDR: "10.0.0.0/24", Except: []apinetv1alpha1.IPPrefix{"10.0.0.3/32"}}},
+			{CIDRBlock: []apinetv1alpha1.IPBlock{{CIDR: "10.0.0.0/24", Except: []apinetv1alpha1.IPPrefix{"10.0.0.3/32"}}, {CIDR: "fd00:9::/64"}},
 				ObjectIPs:          []apinetv1alpha1.ObjectIP{{Prefix: "192.168.0.7/32"}},
 				NetworkPolicyPorts: []apinetv1alpha1.NetworkPolicyPort{{Port: 80, EndPort: &end}, {Protocol: &udp, Port: 53}}},
 			{}, // no peers, no ports: everything
@@ -32,17 +32,21 @@ func TestPolicyRows(t *testing.T) {
 		EgressRules: []apinetv1alpha1.Rule{{}},
 	}
 	got := PolicyRows(PolicyInput{Policy: np, Rule: rule, Network: &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{UID: "net"}}})
-	as := got[0].Model.(*nbdb.AddressSet)
-	if as.Name != "ovnet_np_1234abcd" || strings.Join(as.Addresses, ",") != "10.0.0.1" {
-		t.Errorf("address set %+v", as)
-	}
-	var acls []string
-	for _, r := range got[1:] {
-		a := r.Model.(*nbdb.ACL)
-		acls = append(acls, string(a.Direction)+" "+strconv.Itoa(a.Priority)+" "+string(a.Action)+" "+a.Match)
-		if r.Parents[0].Key != "net/ls" {
-			t.Errorf("ACL parent %+v", r.Parents)
+	var acls, sets []string
+	for _, r := range got {
+		switch m := r.Model.(type) {
+		case *nbdb.AddressSet:
+			sets = append(sets, m.Name+"="+strings.Join(m.Addresses, ","))
+		case *nbdb.ACL:
+			acls = append(acls, string(m.Direction)+" "+strconv.Itoa(m.Priority)+" "+string(m.Action)+" "+m.Match)
+			if r.Parents[0].Key != "net/ls" {
+				t.Errorf("ACL parent %+v", r.Parents)
+			}
 		}
+	}
+	// One address set per family of the targets.
+	if strings.Join(sets, " ") != "ovnet_np_1234abcd=10.0.0.1 ovnet_np_1234abcd_ip6=fd00::1" {
+		t.Errorf("address sets %v", sets)
 	}
 	want := []string{
 		// The except narrows its own block only: no drop above other rules' allows.
@@ -52,6 +56,11 @@ func TestPolicyRows(t *testing.T) {
 		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd && ip4.src == 10.0.0.0/24 && ip4.src != {10.0.0.3/32} && udp.dst == 53",
 		"to-lport 29500 allow-related ip4.dst == $ovnet_np_1234abcd",
 		"to-lport 100 drop ip4.dst == $ovnet_np_1234abcd",
+		// IPv6 on its own: only the rules' IPv6 peers, and its own default deny.
+		"to-lport 29500 allow-related ip6.dst == $ovnet_np_1234abcd_ip6 && ip6.src == {fd00:9::/64} && tcp.dst >= 80 && tcp.dst <= 90",
+		"to-lport 29500 allow-related ip6.dst == $ovnet_np_1234abcd_ip6 && ip6.src == {fd00:9::/64} && udp.dst == 53",
+		"to-lport 29500 allow-related ip6.dst == $ovnet_np_1234abcd_ip6",
+		"to-lport 100 drop ip6.dst == $ovnet_np_1234abcd_ip6",
 	}
 	if strings.Join(acls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ACLs:\n%s\nwant:\n%s", strings.Join(acls, "\n"), strings.Join(want, "\n"))
@@ -75,12 +84,12 @@ func TestPolicyRows(t *testing.T) {
 			added++
 		}
 	}
-	if added != 1 {
-		t.Errorf("inserting one rule changed %d ACL keys, want 1 new", added)
+	if added != 2 {
+		t.Errorf("inserting one rule changed %d ACL keys, want 2 new (one per family)", added)
 	}
-	// No IPv4 target: nothing at all.
-	rule.Targets = rule.Targets[1:]
+	// No target: nothing at all.
+	rule.Targets = nil
 	if got := PolicyRows(PolicyInput{Policy: np, Rule: rule, Network: &apinetv1alpha1.Network{}}); got != nil {
-		t.Errorf("rows without IPv4 targets: %d", len(got))
+		t.Errorf("rows without targets: %d", len(got))
 	}
 }

@@ -79,8 +79,8 @@ func TestNetworkInterfaceRows(t *testing.T) {
 		t.Fatalf("MAC %s not stable or not locally administered", mac)
 	}
 	lsp := got.Rows[0].Model.(*nbdb.LogicalSwitchPort)
-	if lsp.Name != "default/a" || lsp.Addresses[0] != mac+" 192.168.178.1" ||
-		lsp.PortSecurity[0] != mac+" 192.168.178.1 10.50.0.0/24" || lsp.Options["requested-chassis"] != "node1" {
+	if lsp.Name != "default/a" || lsp.Addresses[0] != mac+" 192.168.178.1 fd00::1" ||
+		lsp.PortSecurity[0] != mac+" 192.168.178.1 fd00::1 10.50.0.0/24" || lsp.Options["requested-chassis"] != "node1" {
 		t.Errorf("port = %+v", lsp)
 	}
 	var routes, nats []string
@@ -101,7 +101,8 @@ func TestNetworkInterfaceRows(t *testing.T) {
 			t.Errorf("key %q does not carry the NIC's UID", r.Key)
 		}
 	}
-	wantRoutes := []string{"192.168.178.1/32 via 192.168.178.1 out default/net/lr-ls", "10.50.0.0/24 via 192.168.178.1 out default/net/lr-ls"}
+	wantRoutes := []string{"192.168.178.1/32 via 192.168.178.1 out default/net/lr-ls", "fd00::1/128 via fd00::1 out default/net/lr-ls",
+		"10.50.0.0/24 via 192.168.178.1 out default/net/lr-ls"}
 	if strings.Join(routes, ";") != strings.Join(wantRoutes, ";") {
 		t.Errorf("routes = %v, want %v", routes, wantRoutes)
 	}
@@ -129,8 +130,8 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	if len(got.PublicIPs) != 1 || len(got.Prefixes) != 1 || got.Prefixes[0] != "10.50.0.0/24" {
 		t.Errorf("realized = %v %v", got.PublicIPs, got.Prefixes)
 	}
-	if strings.Join(got.NotRealized, ";") != "IPv6 address fd00::1" {
-		t.Errorf("NotRealized = %v, want the IPv6 address", got.NotRealized)
+	if len(got.NotRealized) != 0 {
+		t.Errorf("NotRealized = %v, want nothing: both families are routed", got.NotRealized)
 	}
 	// A public IP only named in the spec, held by nobody, gives no row.
 	unheld, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic("b", "u", []string{"192.168.178.2"}, nil, "203.0.113.21"), Network: network("net", "net-uid")})
@@ -145,8 +146,31 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	if len(unheld.PublicIPs) != 0 {
 		t.Errorf("status.publicIPs would claim %v", unheld.PublicIPs)
 	}
-	if _, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic("v6", "u", []string{"fd00::2"}, nil), Network: network("net", "net-uid")}); err == nil {
-		t.Error("IPv6-only NIC accepted silently")
+	// An IPv6-only NIC: a /128 route, its prefix routed via its address, no
+	// DHCPv4; an IPv4 prefix or public IP it cannot route is not realized.
+	v6, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{
+		NIC:     nic("v6", "u", []string{"fd00::2"}, []string{"fd00:1::/64", "10.9.0.0/24"}, "203.0.113.22"),
+		Network: network("net", "net-uid"), PublicIPs: []netip.Addr{netip.MustParseAddr("203.0.113.22")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes = nil
+	for _, r := range v6.Rows {
+		switch m := r.Model.(type) {
+		case *nbdb.LogicalRouterStaticRoute:
+			routes = append(routes, m.IPPrefix+" via "+m.Nexthop)
+		case *nbdb.DHCPOptions, *nbdb.NAT:
+			t.Errorf("IPv6-only NIC got %T %+v", m, m)
+		}
+	}
+	if strings.Join(routes, ";") != "fd00::2/128 via fd00::2;fd00:1::/64 via fd00::2" {
+		t.Errorf("IPv6-only routes = %v", routes)
+	}
+	if len(v6.NotRealized) != 2 || len(v6.PublicIPs) != 0 {
+		t.Errorf("IPv6-only NIC: NotRealized %v, publicIPs %v; want the IPv4 prefix and public IP not realized", v6.NotRealized, v6.PublicIPs)
+	}
+	if _, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic("none", "u", nil, nil), Network: network("net", "net-uid")}); err == nil {
+		t.Error("NIC without addresses accepted silently")
 	}
 }
 

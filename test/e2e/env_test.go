@@ -202,6 +202,38 @@ func transfer(t *testing.T, server, client *devstack.VM, ip, proto string) strin
 	return strings.TrimSpace(got.String())
 }
 
+// path is a TCP connection from vm to ip:port and the name its server
+// answers with ("": the connection must be dropped).
+type path struct {
+	vm             *devstack.VM
+	ip, port, want string
+}
+
+func reaches(vm *devstack.VM, ip, port, want string) path { return path{vm, ip, port, want} }
+
+// expectPaths waits until every open path answers, then requires every
+// dropped path to fail four times in a row (a single failure could be a
+// lost first packet; a drop must be steady).
+func expectPaths(t *testing.T, what string, paths ...path) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, what, func() error {
+		for _, c := range paths {
+			if got := ask(c.vm, "tcp", c.ip, c.port); c.want != "" && got != c.want {
+				return fmt.Errorf("%s -> %s:%s answered %q, want %q", c.vm.NetNS, c.ip, c.port, got, c.want)
+			}
+		}
+		return nil
+	})
+	for _, c := range paths {
+		for range 4 {
+			if got := ask(c.vm, "tcp", c.ip, c.port); c.want == "" && got != "" {
+				t.Errorf("%s: %s -> %s:%s answered %q, want it dropped", what, c.vm.NetNS, c.ip, c.port, got)
+				break
+			}
+		}
+	}
+}
+
 // ping reports whether vm gets an answer from dst within a few tries.
 func ping(vm *devstack.VM, dst string) bool {
 	for range 3 {

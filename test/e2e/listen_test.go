@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -108,8 +110,7 @@ func serveName(t *testing.T, ns, port, name string) {
 			if err != nil {
 				return
 			}
-			_, _ = c.Write([]byte(name + "\n"))
-			_ = c.Close()
+			go answer(c, name)
 		}
 	}()
 	go func() {
@@ -124,6 +125,24 @@ func serveName(t *testing.T, ns, port, name string) {
 	}()
 }
 
+// answer reads the client's request, answers name and closes. Closing a
+// socket with unread data resets the connection, and a reset can discard
+// the answer before the client has read it: so the request is read first,
+// and the close waits for the client's.
+func answer(c net.Conn, name string) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 2048)
+	_, _ = c.Read(buf)
+	if _, err := c.Write([]byte(name + "\n")); err != nil {
+		return
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, c)
+}
+
 // listenBoth opens a TCP listener and a UDP socket on port in namespace ns.
 func listenBoth(t *testing.T, ns, port string) (net.Listener, net.PacketConn) {
 	t.Helper()
@@ -131,8 +150,8 @@ func listenBoth(t *testing.T, ns, port string) (net.Listener, net.PacketConn) {
 	var pc net.PacketConn
 	var lerr, perr error
 	inNamespace(t, ns, func() {
-		ln, lerr = net.Listen("tcp4", ":"+port)
-		pc, perr = net.ListenPacket("udp4", ":"+port)
+		ln, lerr = net.Listen("tcp", ":"+port)
+		pc, perr = net.ListenPacket("udp", ":"+port)
 	})
 	if lerr != nil || perr != nil {
 		t.Fatalf("listen in %s: %v %v", ns, lerr, perr)

@@ -2,16 +2,12 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/devstack"
-	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
 // TestNetworkPolicy: an ingress policy lets TCP to the allowed port in
@@ -33,33 +29,7 @@ func TestNetworkPolicy(t *testing.T) {
 		serveName(t, s.NetNS, port, "S")
 		serveName(t, c2.NetNS, port, "C2")
 	}
-	type check struct {
-		vm             *devstack.VM
-		ip, port, want string // want "" means: dropped
-	}
-	reaches := func(vm *devstack.VM, ip, port, want string) check { return check{vm, ip, port, want} }
-	// expect waits until every open path answers, then requires every
-	// dropped path to fail four times in a row (a single failure could be
-	// a lost first packet; a drop must be steady).
-	expect := func(what string, checks ...check) {
-		t.Helper()
-		testenv.Eventually(t, 30*time.Second, what, func() error {
-			for _, c := range checks {
-				if got := ask(c.vm, "tcp", c.ip, c.port); c.want != "" && got != c.want {
-					return fmt.Errorf("%s -> %s:%s answered %q, want %q", c.vm.NetNS, c.ip, c.port, got, c.want)
-				}
-			}
-			return nil
-		})
-		for _, c := range checks {
-			for range 4 {
-				if got := ask(c.vm, "tcp", c.ip, c.port); c.want == "" && got != "" {
-					t.Errorf("%s: %s -> %s:%s answered %q, want it dropped", what, c.vm.NetNS, c.ip, c.port, got)
-					break
-				}
-			}
-		}
-	}
+	expect := func(what string, paths ...path) { t.Helper(); expectPaths(t, what, paths...) }
 	expect("everything open before any policy",
 		reaches(c1, "10.0.0.1", "80", "S"), reaches(c1, "10.0.0.1", "8080", "S"), reaches(c2, "10.0.0.1", "80", "S"), reaches(c1, "10.0.0.3", "80", "C2"))
 
