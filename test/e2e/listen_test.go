@@ -44,7 +44,7 @@ func listenIn(t *testing.T, ns string, port string) *peerLog {
 				return
 			}
 			p.mu.Lock()
-			p.peers = append(p.peers, c.RemoteAddr().(*net.TCPAddr).AddrPort())
+			p.peers = append(p.peers, unmapped(c.RemoteAddr().(*net.TCPAddr).AddrPort()))
 			p.conns = append(p.conns, c)
 			p.mu.Unlock()
 		}
@@ -57,7 +57,7 @@ func listenIn(t *testing.T, ns string, port string) *peerLog {
 				return
 			}
 			p.mu.Lock()
-			p.peers = append(p.peers, addr.(*net.UDPAddr).AddrPort())
+			p.peers = append(p.peers, unmapped(addr.(*net.UDPAddr).AddrPort()))
 			p.mu.Unlock()
 		}
 	}()
@@ -143,7 +143,14 @@ func answer(c net.Conn, name string) {
 	_, _ = io.Copy(io.Discard, c)
 }
 
-// listenBoth opens a TCP listener and a UDP socket on port in namespace ns.
+// unmapped is an IPv4 peer as IPv4: the dual-stack sockets of listenBoth
+// see IPv4 clients as ::ffff:a.b.c.d.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// listenBoth opens a TCP listener and a UDP socket on port in namespace ns,
+// for IPv4 and IPv6.
 func listenBoth(t *testing.T, ns, port string) (net.Listener, net.PacketConn) {
 	t.Helper()
 	var ln net.Listener
