@@ -160,7 +160,12 @@ func (l Layout) AttachDHCPVM(nic *apinetv1alpha1.NetworkInterface) (*VM, error) 
 	if nic.Status.TapDevice == nil || nic.Status.TapDevice.Name == "" {
 		return nil, fmt.Errorf("%s/%s has no tap device yet (state %q): is its node's agent running?", nic.Namespace, nic.Name, nic.Status.State)
 	}
-	return AttachDHCPVMOn(nil, chassisNS, nic.Status.TapDevice.Name, l.VMNamespace(nic.Namespace, nic.Name))
+	var v4, v6 bool
+	for _, ip := range nic.Spec.IPs {
+		f := apinetv1alpha1.FamilyOf(ip)
+		v4, v6 = v4 || f == apinetv1alpha1.IPv4, v6 || f == apinetv1alpha1.IPv6
+	}
+	return AttachDHCPVMOn(nil, chassisNS, nic.Status.TapDevice.Name, l.VMNamespace(nic.Namespace, nic.Name), v4, v6)
 }
 
 // AttachNICOn puts VM namespace vmNS behind nic's tap device (AttachVMOn

@@ -48,6 +48,10 @@ func plugSteps(tapNS, tap, vmNS string) [][]string {
 	}
 	return [][]string{
 		{"ip", "netns", "add", vmNS},
+		// The VM's interfaces skip duplicate address detection: its
+		// addresses are its own, and a DHCPv6 client needs a usable
+		// link-local address at once.
+		{"ip", "netns", "exec", vmNS, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"},
 		move,
 		{"ip", "-n", vmNS, "link", "set", "lo", "up"},
 		{"ip", "-n", vmNS, "link", "set", tap, "name", "eth0"},
@@ -84,7 +88,8 @@ func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, erro
 		)
 	}
 	if v6 {
-		steps = append(steps, []string{"ip", "-n", vmNS, "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0"})
+		// Beside the route the router advertises (metric 1024), not in its way.
+		steps = append(steps, []string{"ip", "-n", vmNS, "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0", "metric", "2048"})
 	}
 	for i := range steps {
 		steps[i] = append(slices.Clone(host), steps[i]...)
@@ -104,7 +109,7 @@ func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, erro
 const dhcpScript = `#!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0
 env | grep -E '^(ip|mask|router|staticroutes|mtu|hostname|dns|serverid|lease)=' > "$LEASE_FILE"
-ip addr flush dev "$interface"
+ip -4 addr flush dev "$interface"
 ip addr add "$ip/$mask" dev "$interface"
 [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
 set -- $staticroutes
@@ -116,23 +121,59 @@ done
 exit 0
 `
 
+// dhcp6Script is the guest's DHCPv6 client script (ISC dhclient -6 calls
+// it with the reply in its environment, and nothing else of ours: the lease
+// file's path is written into the script): it configures the address, a
+// /128, and keeps the reply's variables in the VM's IPv6 lease file. Its
+// default route comes from the router's advertisements (the kernel's).
+const dhcp6Script = `#!/bin/sh
+LEASE_FILE=%s
+case "$reason" in BOUND6|RENEW6|REBIND6|REBOOT6) ;; *) exit 0 ;; esac
+env | grep -E '^new_(ip6_address|ip6_prefixlen|dhcp6_name_servers|dhcp6_server_id)=' > "$LEASE_FILE"
+ip -6 addr replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad
+exit 0
+`
+
 // AttachDHCPVMOn is AttachVMOn for a guest that configures itself: the VM
-// gets the tap as eth0, up, and only runs a DHCP client (busybox udhcpc)
-// that takes address, routes and MTU from OVN's answer. The lease's
-// variables are in the VM's lease file (LeaseFile).
-func AttachDHCPVMOn(host []string, tapNS, tap, vmNS string) (*VM, error) {
-	script := LeaseFile(vmNS) + ".sh"
-	steps := append(plugSteps(tapNS, tap, vmNS),
-		[]string{"sh", "-c", "cat > " + script + " && chmod +x " + script},
-		[]string{"env", "LEASE_FILE=" + LeaseFile(vmNS), "ip", "netns", "exec", vmNS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "10", "-T", "1", "-s", script},
-	)
+// gets the tap as eth0, up, and only runs DHCP clients that take its
+// addresses, routes and MTU from OVN's answers: for IPv4 (v4) busybox
+// udhcpc, for IPv6 (v6) ISC dhclient -6, with the default route from the
+// router's advertisements. Each client quits once it has its lease, whose
+// variables are in the VM's lease files (LeaseFile, LeaseFile6).
+func AttachDHCPVMOn(host []string, tapNS, tap, vmNS string, v4, v6 bool) (*VM, error) {
+	steps := plugSteps(tapNS, tap, vmNS)
+	type stdin struct {
+		step int
+		text string
+	}
+	var scripts []stdin
+	script := func(path, text string) {
+		scripts = append(scripts, stdin{len(steps), text})
+		steps = append(steps, []string{"sh", "-c", "cat > " + path + " && chmod +x " + path})
+	}
+	if v4 {
+		sh := LeaseFile(vmNS) + ".sh"
+		script(sh, dhcpScript)
+		steps = append(steps, []string{"env", "LEASE_FILE=" + LeaseFile(vmNS), "ip", "netns", "exec", vmNS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "10", "-T", "1", "-s", sh})
+	}
+	if v6 {
+		sh, pid := LeaseFile6(vmNS)+".sh", LeaseFile6(vmNS)+".pid"
+		script(sh, fmt.Sprintf(dhcp6Script, LeaseFile6(vmNS)))
+		steps = append(steps,
+			[]string{"ip", "netns", "exec", vmNS, "timeout", "30",
+				"dhclient", "-6", "-1", "-v", "-sf", sh, "-lf", LeaseFile6(vmNS) + ".leases", "-pf", pid, "eth0"},
+			// The lease is configured: the client that would renew it goes.
+			[]string{"sh", "-c", "kill $(cat " + pid + ") 2>/dev/null; rm -f " + pid + " " + LeaseFile6(vmNS) + ".leases"})
+	}
 	for i := range steps {
 		steps[i] = append(slices.Clone(host), steps[i]...)
 	}
 	for i, step := range steps {
 		cmd := exec.Command(step[0], step[1:]...)
-		if i == len(steps)-2 {
-			cmd.Stdin = strings.NewReader(dhcpScript)
+		for _, s := range scripts {
+			if s.step == i {
+				cmd.Stdin = strings.NewReader(s.text)
+			}
 		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			_ = run(append(slices.Clone(host), "ip", "netns", "del", vmNS)...)
@@ -144,6 +185,9 @@ func AttachDHCPVMOn(host []string, tapNS, tap, vmNS string) (*VM, error) {
 
 // LeaseFile is where a DHCP VM's client keeps its lease's variables.
 func LeaseFile(vmNS string) string { return "/tmp/" + vmNS + ".lease" }
+
+// LeaseFile6 is the same for its DHCPv6 client.
+func LeaseFile6(vmNS string) string { return "/tmp/" + vmNS + ".lease6" }
 
 // StartExternalHost creates the external host: namespace netns on the
 // fabric's provider bridge with addrs (CIDR) on eth0, acting as the

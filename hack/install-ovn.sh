@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian OVN/OVS packages the real-stack tests need, and the
-# network tools the dataplane tests use (ping, nc, busybox udhcpc for guests
-# that configure themselves by DHCP), when missing.
+# network tools the dataplane tests use (ping, nc, and busybox udhcpc and ISC
+# dhclient for guests that configure themselves by DHCP and DHCPv6), when
+# missing.
 # The daemons are never started by the packages: a policy-rc.d that denies
 # service starts is put in place first (our harness starts its own daemons in
 # private run directories).
 set -euo pipefail
 
 need=()
-for bin in ovsdb-server ovsdb-tool ovn-northd ovn-controller ovs-vswitchd ovn-nbctl ip ethtool tcpdump ping nc busybox; do
+for bin in ovsdb-server ovsdb-tool ovn-northd ovn-controller ovs-vswitchd ovn-nbctl ip ethtool tcpdump ping nc busybox dhclient; do
   command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
 done
 if [ ${#need[@]} -eq 0 ]; then
@@ -27,5 +28,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends ovn-central ovn-host openvswitch-switch iproute2 ethtool tcpdump iputils-ping netcat-openbsd busybox >/dev/null
+apt-get install -y -qq --no-install-recommends ovn-central ovn-host openvswitch-switch iproute2 ethtool tcpdump iputils-ping netcat-openbsd busybox isc-dhcp-client >/dev/null
 if [ "$created_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi

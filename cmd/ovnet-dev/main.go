@@ -233,7 +233,8 @@ func vm(runDir string, attach, dhcp bool, ref string) error {
 	}
 	if dhcp {
 		lease, _ := os.ReadFile(devstack.LeaseFile(v.NetNS))
-		fmt.Printf("DHCP lease of %s:\n%s", ref, lease)
+		lease6, _ := os.ReadFile(devstack.LeaseFile6(v.NetNS))
+		fmt.Printf("DHCP lease of %s:\n%s%s", ref, lease, lease6)
 	}
 	fmt.Printf("VM of %s is network namespace %s (eth0: %s; state %s)\n  ip netns exec %s ping ...\n",
 		ref, v.NetNS, strings.Join(ipStrings(nic.Spec.IPs), ", "), nic.Status.State, v.NetNS)

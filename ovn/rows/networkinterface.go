@@ -157,6 +157,12 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 			Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchPortTable, Column: "dhcpv4_options", Key: key("lsp")}},
 		})
 	}
+	if v6.IsValid() {
+		head = append(head, ovn.Row{
+			Key: key("dhcpv6"), Model: &nbdb.DHCPOptions{Cidr: v6.String() + "/128", Options: dhcpv6Options(vni, in.Guest)},
+			Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchPortTable, Column: "dhcpv6_options", Key: key("lsp")}},
+		})
+	}
 	out.Rows = append(head, out.Rows...)
 	slices.Sort(out.PublicIPs)
 	return out, nil
@@ -182,15 +188,38 @@ func dhcpOptions(nic *apinetv1alpha1.NetworkInterface, vni int64, g Guest) map[s
 	if g.MTU > 0 {
 		opts["mtu"] = strconv.Itoa(g.MTU)
 	}
-	if len(g.DNSServers) > 0 {
-		dns := make([]string, len(g.DNSServers))
-		for i, a := range g.DNSServers {
-			dns[i] = a.String()
-		}
-		opts["dns_server"] = "{" + strings.Join(dns, ", ") + "}"
+	if dns := dnsServers(g, false); dns != "" {
+		opts["dns_server"] = dns
 	}
 	if nic.Spec.Hostname != "" {
 		opts["hostname"] = strconv.Quote(nic.Spec.Hostname)
 	}
 	return opts
+}
+
+// dhcpv6Options answer a guest's DHCPv6 (the "managed" flag of the router
+// advertisements sends it there): its address, a /128 (the row's cidr),
+// from the router port's identity, and the IPv6 DNS servers configured.
+// The default route is not DHCPv6's: the router advertisements give it.
+func dhcpv6Options(vni int64, g Guest) map[string]string {
+	opts := map[string]string{"server_id": networkMAC(vni, 1)}
+	if dns := dnsServers(g, true); dns != "" {
+		opts["dns_server"] = dns
+	}
+	return opts
+}
+
+// dnsServers is the OVN set of the configured DNS servers of one family
+// ("" when there are none).
+func dnsServers(g Guest, is6 bool) string {
+	var dns []string
+	for _, a := range g.DNSServers {
+		if a.Is6() == is6 {
+			dns = append(dns, a.String())
+		}
+	}
+	if len(dns) == 0 {
+		return ""
+	}
+	return "{" + strings.Join(dns, ", ") + "}"
 }

@@ -84,13 +84,18 @@ func TestNetworkInterfaceRows(t *testing.T) {
 		t.Errorf("port = %+v", lsp)
 	}
 	var routes, nats []string
-	var dhcp *nbdb.DHCPOptions
+	var dhcp, dhcp6 *nbdb.DHCPOptions
 	for _, r := range got.Rows[1:] {
 		switch m := r.Model.(type) {
 		case *nbdb.DHCPOptions:
-			dhcp = m
-			if len(r.Parents) != 1 || r.Parents[0].Column != "dhcpv4_options" || r.Parents[0].Key != got.Rows[0].Key {
-				t.Errorf("DHCP options not linked from the NIC's port: %+v", r.Parents)
+			column := "dhcpv4_options"
+			if strings.Contains(m.Cidr, ":") {
+				dhcp6, column = m, "dhcpv6_options"
+			} else {
+				dhcp = m
+			}
+			if len(r.Parents) != 1 || r.Parents[0].Column != column || r.Parents[0].Key != got.Rows[0].Key {
+				t.Errorf("DHCP options %s not linked from the NIC's port's %s: %+v", m.Cidr, column, r.Parents)
 			}
 		case *nbdb.LogicalRouterStaticRoute:
 			routes = append(routes, m.IPPrefix+" via "+m.Nexthop+" out "+*m.OutputPort)
@@ -127,6 +132,11 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	if !strings.HasPrefix(dhcp.Options["server_mac"], "0a:58:") {
 		t.Errorf("server_mac %q is not the router port's", dhcp.Options["server_mac"])
 	}
+	// DHCPv6: the address as a /128 from the router port's identity; the
+	// IPv4 DNS servers are not IPv6's.
+	if dhcp6 == nil || dhcp6.Cidr != "fd00::1/128" || dhcp6.Options["server_id"] != dhcp.Options["server_mac"] || dhcp6.Options["dns_server"] != "" {
+		t.Errorf("DHCPv6 options %+v, want cidr fd00::1/128 and the router port's MAC as server_id", dhcp6)
+	}
 	if len(got.PublicIPs) != 1 || len(got.Prefixes) != 1 || got.Prefixes[0] != "10.50.0.0/24" {
 		t.Errorf("realized = %v %v", got.PublicIPs, got.Prefixes)
 	}
@@ -146,8 +156,8 @@ func TestNetworkInterfaceRows(t *testing.T) {
 	if len(unheld.PublicIPs) != 0 {
 		t.Errorf("status.publicIPs would claim %v", unheld.PublicIPs)
 	}
-	// An IPv6-only NIC: a /128 route, its prefix routed via its address, no
-	// DHCPv4; an IPv4 prefix or public IP it cannot route is not realized.
+	// An IPv6-only NIC: a /128 route, its prefix routed via its address,
+	// DHCPv6 and no DHCPv4; an IPv4 prefix or public IP it cannot route is not realized.
 	v6, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{
 		NIC:     nic("v6", "u", []string{"fd00::2"}, []string{"fd00:1::/64", "10.9.0.0/24"}, "203.0.113.22"),
 		Network: network("net", "net-uid"), PublicIPs: []netip.Addr{netip.MustParseAddr("203.0.113.22")}})
@@ -159,7 +169,11 @@ func TestNetworkInterfaceRows(t *testing.T) {
 		switch m := r.Model.(type) {
 		case *nbdb.LogicalRouterStaticRoute:
 			routes = append(routes, m.IPPrefix+" via "+m.Nexthop)
-		case *nbdb.DHCPOptions, *nbdb.NAT:
+		case *nbdb.DHCPOptions:
+			if m.Cidr != "fd00::2/128" {
+				t.Errorf("IPv6-only NIC got DHCP options %+v, want DHCPv6 only", m)
+			}
+		case *nbdb.NAT:
 			t.Errorf("IPv6-only NIC got %T %+v", m, m)
 		}
 	}
