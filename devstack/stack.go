@@ -64,12 +64,16 @@ func Up(opts Options) (*Stack, error) {
 		Prefix: "ovnet-" + hex.EncodeToString(sum[:])[:6], Chassis: map[string]string{}, OVSDB: map[string]string{},
 	}}
 	RemoveNamespaces(s.Layout.Prefix)
+	EndLeftovers(opts.RunDir)
 	fail := func(err error) (*Stack, error) { s.Down(); return nil, err }
 	api, err := StartEnv()
 	if err != nil {
 		return nil, err
 	}
 	s.API = api
+	if err := recordAPIProcesses(opts.RunDir); err != nil {
+		return fail(err)
+	}
 	if s.Central, err = StartCentral(filepath.Join(opts.RunDir, "ovn")); err != nil {
 		return fail(err)
 	}
@@ -207,6 +211,7 @@ func (s *Stack) Down() {
 	// env.sh and stack.json describe a running stack only.
 	_ = os.Remove(filepath.Join(s.RunDir, "env.sh"))
 	_ = os.Remove(filepath.Join(s.RunDir, "stack.json"))
+	_ = os.Remove(filepath.Join(s.RunDir, apiProcessesFile))
 }
 
 // RemoveNamespaces deletes every network namespace whose name starts with

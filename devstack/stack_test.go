@@ -199,6 +199,45 @@ spec:
 	}
 	waitShell(t, dir, "ovn-nbctl --bare --columns=name find Logical_Switch name=probe; kubectl get nic -A --no-headers 2>&1", "No resources found")
 	waitShell(t, dir, "kubectl apply -f "+samples+" >/dev/null && kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}'", "RowsWritten")
+	s.Down()
+
+	// A crashed make run (its process killed) leaves its API server and
+	// etcd behind, which no parent-death signal ends: make stop (as the
+	// next make run) ends them, and nothing of the stack keeps running.
+	crash := filepath.Join(dir, "crash")
+	up := exec.Command(filepath.Join(bin, "ovnet-dev"), "up", "--run-dir", crash, "--bin-dir", bin, "--nodes", "my-node")
+	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = up.Process.Kill(); EndLeftovers(crash) }()
+	waitShell(t, crash, "kubectl get ns default -o name", "namespace/default")
+	b, err := os.ReadFile(filepath.Join(crash, "api-processes"))
+	if err != nil || len(strings.Fields(string(b))) != 2 {
+		t.Fatalf("the stack recorded API processes %q (%v), want kube-apiserver and etcd", b, err)
+	}
+	if err := up.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = up.Wait()
+	for _, f := range strings.Fields(string(b)) {
+		if pid, _ := strconv.Atoi(f); syscall.Kill(pid, 0) != nil {
+			t.Fatalf("process %d ended with the killed stack: nothing to clean up, the check is moot", pid)
+		}
+	}
+	if out, err := exec.Command(filepath.Join(bin, "ovnet-dev"), "stop", "--run-dir", crash).CombinedOutput(); err != nil {
+		t.Fatalf("ovnet-dev stop after a crash: %v\n%s", err, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		for syscall.Kill(pid, 0) == nil && !zombie(pid) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			t.Errorf("process %d of the crashed stack still runs after ovnet-dev stop", pid)
+		}
+	}
 }
 
 func zombie(pid int) bool {

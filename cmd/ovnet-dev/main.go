@@ -33,7 +33,7 @@ const usage = `usage:
   ovnet-dev stop [--run-dir DIR]        stop a stack left running
   ovnet-dev vm attach [--run-dir DIR] [--dhcp] NAMESPACE/NIC
                                         put a VM (network namespace) behind a NetworkInterface;
-                                        --dhcp: the VM configures itself with a DHCP client
+                                        --dhcp: the VM configures itself with DHCP clients
   ovnet-dev vm detach [--run-dir DIR] NAMESPACE/NIC
                                         remove it
   ovnet-dev exec [--run-dir DIR] NODE|external -- COMMAND...
@@ -56,7 +56,7 @@ func main() {
 	samples := fs.String("samples", "", "directory of manifests to apply once the stack is up")
 	binDir := fs.String("bin-dir", "bin", "directory holding ovnet-controller and ovnet-agent")
 	nodes := fs.String("nodes", "my-node,node-2,node-3", "the chassis (one Node and ovnet-agent each); my-node is the examples' node")
-	dhcp := fs.Bool("dhcp", false, "vm attach: the VM runs only a DHCP client (busybox udhcpc) and takes its address and routes from OVN's answer")
+	dhcp := fs.Bool("dhcp", false, "vm attach: the VM runs only DHCP clients (busybox udhcpc, dhclient -6) and takes its addresses and routes from OVN's answers and router advertisements")
 	var prefixes listFlag
 	fs.Var(&prefixes, "public-prefix", "public IP pool for ovnet-controller (repeatable; default 10.0.0.0/24, which holds the examples' addresses)")
 	_ = fs.Parse(args)
@@ -259,7 +259,8 @@ func stop(runDir string) error {
 		return err
 	}
 	// No live stack: its daemons died with it (parent-death signal), but
-	// its network namespaces may be left.
+	// its API server, etcd and network namespaces may be left.
+	devstack.EndLeftovers(runDir)
 	if layout, err := devstack.ReadLayout(runDir); err == nil {
 		devstack.RemoveNamespaces(layout.Prefix)
 		fmt.Println("ovnet-dev: no stack running in", runDir, "; removed its network namespaces", layout.Prefix+"-*")
