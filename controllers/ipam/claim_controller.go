@@ -14,6 +14,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -332,4 +334,38 @@ func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// setupClaims registers one claim controller per claimer kind.
+func setupClaims(d deps) error {
+	for _, kind := range Claimers {
+		r := &ClaimReconciler{Client: d.c, Kind: kind, Recorder: d.rec}
+		if err := ctrl.NewControllerManagedBy(d.mgr).Named("claims-"+kind.Resource).For(kind.New()).
+			Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(r.claimersOfIP)).
+			Complete(patch.RequeueConflicts(r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimersOfIP maps an IP to its claimer of this kind, and to the claimers
+// in its namespace that ask for its address but do not hold it yet.
+func (r *ClaimReconciler) claimersOfIP(ctx context.Context, o client.Object) []reconcile.Request {
+	ip := o.(*apinetv1alpha1.IP)
+	var out []reconcile.Request
+	if ref := ip.Spec.ClaimRef; ref != nil && ref.Resource == r.Kind.Resource {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}})
+	}
+	if ip.Spec.IP == "" {
+		return out
+	}
+	list := r.Kind.NewList()
+	if err := r.List(ctx, list, client.InNamespace(ip.Namespace), client.MatchingFields{indexRequestedIP: canonical(ip.Spec.IP)}); err != nil {
+		return out
+	}
+	for _, c := range r.Kind.items(list) {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(c)})
+	}
+	return out
 }

@@ -7,10 +7,14 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
@@ -100,4 +104,27 @@ func (r *NetworkReconciler) allocate(ctx context.Context, nw *apinetv1alpha1.Net
 		return -1, apinetv1alpha1.ReasonPoolExhausted, fmt.Sprintf("all network IDs in [%d, %d] are allocated", pool.Min, pool.Max), nil
 	}
 	return id, "", "", nil
+}
+
+func setupNetwork(d deps, ids *NetworkIDs) error {
+	r := &NetworkReconciler{Client: d.c, APIReader: d.reader, IDs: ids, Recorder: d.rec}
+	return ctrl.NewControllerManagedBy(d.mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(d.parallel).
+		// A released ID (or a full range that frees up) retries the Networks waiting for one.
+		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(r.waitingNetworks), builder.WithPredicates(enqueue.OnDelete())).
+		Complete(patch.RequeueConflicts(r))
+}
+
+// waitingNetworks are the Networks that could take a just-released ID.
+func (r *NetworkReconciler) waitingNetworks(ctx context.Context, o client.Object) []reconcile.Request {
+	var nws apinetv1alpha1.NetworkList
+	if err := r.List(ctx, &nws); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, nw := range nws.Items {
+		if c := findCondition(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated); nw.Spec.ID == "" || c == nil || c.Status != "True" {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nw)})
+		}
+	}
+	return out
 }

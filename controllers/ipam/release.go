@@ -8,10 +8,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // lockVerdict says what a lock's claimer makes of it.
@@ -140,4 +145,68 @@ func networkIDVerdict(ctx context.Context, live client.Reader, o client.Object) 
 		return lockHeld, err
 	}
 	return recorded(ok, nw.Spec.ID, lock.Name), nil
+}
+
+// setupReleasers registers the releasers of IPAddresses and NetworkIDs.
+func setupReleasers(d deps) error {
+	if err := ctrl.NewControllerManagedBy(d.mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).WithOptions(d.parallel).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(locksOfIP(d.c))).
+		// A deleted Network releases its transit address.
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksClaimedBy(d.c)), builder.WithPredicates(enqueue.OnDelete())).
+		Complete(IPAddressReleaser(d.c, d.reader)); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(d.mgr).Named("networkid").For(&apinetv1alpha1.NetworkID{}).WithOptions(d.parallel).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksOfNetwork(d.c))).
+		Complete(NetworkIDReleaser(d.c, d.reader))
+}
+
+// locksOfIP maps an IP to every IPAddress it claims and the one of its
+// address: a lock left over from a lost race is then released.
+func locksOfIP(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var out []reconcile.Request
+		if a, err := netip.ParseAddr(string(o.(*apinetv1alpha1.IP).Spec.IP)); err == nil {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: apinetv1alpha1.IPAddressName(a)}})
+		}
+		var locks apinetv1alpha1.IPAddressList
+		if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err == nil {
+			for i := range locks.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
+			}
+		}
+		return out
+	}
+}
+
+// locksClaimedBy maps an object to the IPAddresses it claims.
+func locksClaimedBy(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var locks apinetv1alpha1.IPAddressList
+		if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(locks.Items))
+		for i := range locks.Items {
+			out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}}
+		}
+		return out
+	}
+}
+
+// locksOfNetwork maps a Network to every NetworkID it claims and the one of its VNI.
+func locksOfNetwork(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var out []reconcile.Request
+		if id := o.(*apinetv1alpha1.Network).Spec.ID; id != "" {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: id}})
+		}
+		var locks apinetv1alpha1.NetworkIDList
+		if err := c.List(ctx, &locks, client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err == nil {
+			for i := range locks.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: locks.Items[i].Name}})
+			}
+		}
+		return out
+	}
 }

@@ -5,9 +5,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // IPClaimGCReconciler releases IPs whose claimer is gone: an IP the claimer
@@ -52,4 +57,28 @@ func claimerByResource(resource string) *ClaimerKind {
 		}
 	}
 	return nil
+}
+
+func setupClaimGC(d deps) error {
+	gc := ctrl.NewControllerManagedBy(d.mgr).Named("ipclaimgc").For(&apinetv1alpha1.IP{})
+	for _, kind := range Claimers {
+		// A deleted claimer releases its IPs.
+		gc = gc.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(ipsClaimedBy(d.c)), builder.WithPredicates(enqueue.OnDelete()))
+	}
+	return gc.Complete(&IPClaimGCReconciler{Client: d.c, APIReader: d.reader})
+}
+
+// ipsClaimedBy maps a claimer to the IPs it claims.
+func ipsClaimedBy(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var ips apinetv1alpha1.IPList
+		if err := c.List(ctx, &ips, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.ClaimUID: string(o.GetUID())}); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(ips.Items))
+		for i := range ips.Items {
+			out[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ips.Items[i])}
+		}
+		return out
+	}
 }
