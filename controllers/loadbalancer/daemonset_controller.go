@@ -14,11 +14,16 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/internal/names"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // DaemonSetReconciler keeps one Instance per eligible Node for each
@@ -253,4 +258,17 @@ func revisionHash(t *apinetv1alpha1.InstanceTemplate) string {
 	h := fnv.New32a()
 	_, _ = h.Write(b)
 	return fmt.Sprintf("%08x", h.Sum32())
+}
+
+func setupDaemonSet(mgr manager.Manager, c client.Client) error {
+	return ctrl.NewControllerManagedBy(mgr).Named("daemonset").
+		For(&apinetv1alpha1.DaemonSet{}).
+		Owns(&apinetv1alpha1.Instance{}).
+		// Node created or deleted (not updated): every DaemonSet looks again.
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allDaemonSets(c)), builder.WithPredicates(createOrDelete())).
+		Complete(patch.RequeueConflicts(&DaemonSetReconciler{Client: c}))
+}
+
+func allDaemonSets(c client.Client) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.DaemonSetList{} }, nil)
 }

@@ -18,9 +18,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // LabelLoadBalancer is added to a LoadBalancer's DaemonSet selector and
@@ -155,4 +159,25 @@ func (r *LoadBalancerReconciler) applyRouting(ctx context.Context, lb *apinetv1a
 		return fmt.Errorf("routing of LoadBalancer %s: %w", lb.Name, err)
 	}
 	return nil
+}
+
+func setupLoadBalancer(mgr manager.Manager, c client.Client) error {
+	return ctrl.NewControllerManagedBy(mgr).Named("loadbalancer").
+		For(&apinetv1alpha1.LoadBalancer{}).
+		Owns(&apinetv1alpha1.DaemonSet{}).
+		Owns(&apinetv1alpha1.LoadBalancerRouting{}).
+		// Target selectors follow the NICs of the namespace.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(selectingLoadBalancers(c))).
+		Complete(patch.RequeueConflicts(&LoadBalancerReconciler{Client: c}))
+}
+
+// selectingLoadBalancers maps a NIC to the LoadBalancers of its namespace
+// that have a target selector.
+func selectingLoadBalancers(c client.Client) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, func(nic, o client.Object) bool {
+		// Matched by network, not by selector: a NIC whose labels stop
+		// matching must still wake the LB that routed to it.
+		lb := o.(*apinetv1alpha1.LoadBalancer)
+		return lb.Spec.TargetSelector != nil && lb.Spec.NetworkRef.Name == nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name
+	})
 }

@@ -8,10 +8,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
 // ReasonOutOfCapacity: no Node can take an Instance.
@@ -110,4 +116,19 @@ func (s *Scheduler) forget(uid types.UID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.assumed, uid)
+}
+
+func setupScheduler(mgr manager.Manager, c client.Client) error {
+	return ctrl.NewControllerManagedBy(mgr).Named("scheduler").
+		For(&apinetv1alpha1.Instance{}).
+		// A new Node may take the Instances that found none.
+		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(unboundInstances(c)), builder.WithPredicates(createOrDelete())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Complete(patch.RequeueConflicts(&Scheduler{Client: c, Recorder: mgr.GetEventRecorder("ovnet-scheduler")}))
+}
+
+func unboundInstances(c client.Client) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.InstanceList{} }, func(_, i client.Object) bool {
+		return i.(*apinetv1alpha1.Instance).Spec.NodeRef == nil
+	})
 }
