@@ -78,7 +78,7 @@ func (r *NetworkReconciler) peers(ctx context.Context, nw *apinetv1alpha1.Networ
 	return peers, own, states, nil
 }
 
-// nicPrefixes are the IPv4 addresses (/32) and prefixes of a Network's NICs.
+// nicPrefixes are the addresses (/32, /128) and prefixes of a Network's NICs.
 func (r *NetworkReconciler) nicPrefixes(ctx context.Context, nw *apinetv1alpha1.Network) ([]netip.Prefix, error) {
 	var nics apinetv1alpha1.NetworkInterfaceList
 	if err := r.List(ctx, &nics, client.InNamespace(nw.Namespace), client.MatchingFields{index.Network: nw.Name}); err != nil {
@@ -87,12 +87,12 @@ func (r *NetworkReconciler) nicPrefixes(ctx context.Context, nw *apinetv1alpha1.
 	var out []netip.Prefix
 	for _, n := range nics.Items {
 		for _, ip := range n.Spec.IPs {
-			if a, err := netip.ParseAddr(string(ip)); err == nil && a.Is4() {
-				out = append(out, netip.PrefixFrom(a, 32))
+			if a, err := netip.ParseAddr(string(ip)); err == nil {
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
 			}
 		}
 		for _, p := range n.Spec.Prefixes {
-			if pfx, err := netip.ParsePrefix(string(p)); err == nil && pfx.Addr().Is4() {
+			if pfx, err := netip.ParsePrefix(string(p)); err == nil {
 				out = append(out, pfx.Masked())
 			}
 		}

@@ -33,8 +33,12 @@ type PeeringInput struct {
 }
 
 // peeringLinkBase is where the point-to-point links between peered routers
-// take their /31s.
-var peeringLinkBase = netip.MustParseAddr("169.254.128.0")
+// take their /31s; peeringLinkBase6 their IPv6 /127s (inside the ULA of
+// GatewayAddress6, docs/design.md item 25).
+var (
+	peeringLinkBase  = netip.MustParseAddr("169.254.128.0")
+	peeringLinkBase6 = netip.MustParseAddr("fd6f:766e:6574:1::")
+)
 
 // PeeringLink is the /31 joining the routers of the Networks with VNIs a
 // and b, and the address of a's end (the lower VNI takes the even one).
@@ -54,6 +58,22 @@ func PeeringLink(a, b int64) (netip.Prefix, netip.Addr) {
 	return netip.PrefixFrom(even, 31), own
 }
 
+// PeeringLink6 is PeeringLink for IPv6: the pair's /127 and a's end, at the
+// same index as its /31.
+func PeeringLink6(a, b int64) (netip.Prefix, netip.Addr) {
+	link4, own4 := PeeringLink(a, b)
+	v4 := link4.Addr().As4()
+	off := uint16(v4[2]&0x7f)<<8 | uint16(v4[3]) // the /31's offset in 169.254.128.0/17
+	raw := peeringLinkBase6.As16()
+	raw[14], raw[15] = byte(off>>8), byte(off)
+	even := netip.AddrFrom16(raw)
+	own := even
+	if own4 != link4.Addr() {
+		own = even.Next()
+	}
+	return netip.PrefixFrom(even, 127), own
+}
+
 // PeeringPortName is the router port of Network nw towards the Network
 // with VNI peer.
 func PeeringPortName(nw *apinetv1alpha1.Network, peer int64) string {
@@ -61,8 +81,9 @@ func PeeringPortName(nw *apinetv1alpha1.Network, peer int64) string {
 }
 
 // PeeringRows: per active peering a router port joined directly to the
-// peer router's port towards us (OVN's `peer`), on the pair's /31, and a
-// static route per destination via the peer's end of the link. The peer's
+// peer router's port towards us (OVN's `peer`), on the pair's /31 and
+// /127, and a static route per destination via the peer's end of the link
+// of its family. The peer's
 // rows do the same the other way, so traffic flows only when both sides
 // list each other (ovn-mapping.md, Network peering).
 func PeeringRows(in PeeringInput) ([]ovn.Row, error) {
@@ -80,20 +101,28 @@ func PeeringRows(in PeeringInput) ([]ovn.Row, error) {
 		if peerAddr == own {
 			peerAddr = own.Next()
 		}
+		link6, own6 := PeeringLink6(in.VNI, p.VNI)
+		peerAddr6 := link6.Addr()
+		if peerAddr6 == own6 {
+			peerAddr6 = own6.Next()
+		}
 		port := PeeringPortName(in.Network, p.VNI)
 		peerPort := PeeringPortName(p.Network, in.VNI)
 		key := fmt.Sprintf("%s/peer/%d", uid, p.VNI)
 		out = append(out, ovn.Row{Key: key, Parents: []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "ports", Key: router}},
 			Model: &nbdb.LogicalRouterPort{Name: port, MAC: peeringMAC(in.VNI, p.VNI),
-				Networks: []string{netip.PrefixFrom(own, 31).String()}, Peer: &peerPort}})
+				Networks: []string{netip.PrefixFrom(own, 31).String(), netip.PrefixFrom(own6, 127).String()}, Peer: &peerPort}})
 		for _, dst := range p.Routes {
 			if slices.Contains(in.Own, dst) {
 				continue
 			}
-			outPort := port
+			outPort, via := port, peerAddr
+			if dst.Addr().Is6() {
+				via = peerAddr6
+			}
 			out = append(out, ovn.Row{Key: key + "/route/" + dst.String(),
 				Parents: []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: router}},
-				Model:   &nbdb.LogicalRouterStaticRoute{IPPrefix: dst.String(), Nexthop: peerAddr.String(), OutputPort: &outPort}})
+				Model:   &nbdb.LogicalRouterStaticRoute{IPPrefix: dst.String(), Nexthop: via.String(), OutputPort: &outPort}})
 		}
 	}
 	return out, nil

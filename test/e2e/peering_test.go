@@ -21,9 +21,12 @@ func TestPeering(t *testing.T) {
 	ctx := context.Background()
 	netA := e.network("net-a")
 	netB := e.network("net-b")
-	_, a := e.nic("a", "net-a", "node-1", "10.0.0.1")
-	_, b1 := e.nic("b1", "net-b", "node-2", "192.168.1.1")
-	_, b2 := e.nic("b2", "net-b", "node-3", "192.168.2.1")
+	v6 := func(ip apinetv1alpha1.IPAddr) func(*apinetv1alpha1.NetworkInterface) {
+		return func(n *apinetv1alpha1.NetworkInterface) { n.Spec.IPs = append(n.Spec.IPs, ip) }
+	}
+	_, a := e.nic("a", "net-a", "node-1", "10.0.0.1", v6("fd00:a::1"))
+	_, b1 := e.nic("b1", "net-b", "node-2", "192.168.1.1", v6("fd00:b::1"))
+	_, b2 := e.nic("b2", "net-b", "node-3", "192.168.2.1", v6("fd00:b::2"))
 
 	setPeerings := func(nw *apinetv1alpha1.Network, peerings ...apinetv1alpha1.NetworkPeering) {
 		t.Helper()
@@ -57,8 +60,19 @@ func TestPeering(t *testing.T) {
 		t.Error("a one-sided peering connected the networks")
 	}
 
-	// Both sides, B exposing only b1's prefix to A: A reaches b1, not b2;
-	// B reaches A (A exposes everything).
+	if ping(a, "fd00:b::1") {
+		t.Error("a one-sided peering connected the networks over IPv6")
+	}
+
+	// Both sides, B exposing everything: both families cross.
+	setPeerings(netB, apinetv1alpha1.NetworkPeering{Name: "to-a", ID: netA.Spec.ID})
+	peerState(netB, apinetv1alpha1.NetworkPeeringStateReady)
+	mustReach(t, a, "fd00:b::1")
+	mustReach(t, b2, "fd00:a::1")
+	mustReach(t, a, "192.168.2.1")
+
+	// B exposing only b1's IPv4 prefix to A: A reaches b1, not b2, and
+	// nothing of B over IPv6; B reaches A (A exposes everything).
 	setPeerings(netB, apinetv1alpha1.NetworkPeering{Name: "to-a", ID: netA.Spec.ID,
 		Prefixes: []apinetv1alpha1.PeeringPrefix{{Name: "b1", Prefix: &onlyB1}}})
 	peerState(netA, apinetv1alpha1.NetworkPeeringStateReady)
@@ -68,9 +82,15 @@ func TestPeering(t *testing.T) {
 	if got := transfer(t, b1, a, "192.168.1.1", "tcp"); got != "ovnet-tcp" {
 		t.Errorf("tcp from a to b1 over the peering: %q", got)
 	}
-	if ping(a, "192.168.2.1") {
-		t.Error("a reached b2, outside the peering's prefix")
-	}
+	testenv.Eventually(t, 30*time.Second, "a cut from b2 and from B's IPv6", func() error {
+		if ping(a, "192.168.2.1") {
+			return fmt.Errorf("a reached b2, outside the peering's prefix")
+		}
+		if ping(a, "fd00:b::1") {
+			return fmt.Errorf("a reached b1 over IPv6, outside the peering's prefix")
+		}
+		return nil
+	})
 	if ping(b2, "10.0.0.1") {
 		// B routes all of A, but A routes back only what B exposes.
 		t.Error("b2 got an answer from a although a does not route back to it")
