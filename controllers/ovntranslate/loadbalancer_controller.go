@@ -69,9 +69,20 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 			return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonIPConflict, conflict)
 		}
 	}
-	vips, err := r.vips(ctx, lb)
+	held, err := r.vips(ctx, lb)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	// A public IPv6 VIP would need IPv6 on the provider network, which
+	// ovnet does not route yet: it is not written, and said so below.
+	var vips []netip.Addr
+	var v6Public []string
+	for _, v := range held {
+		if v.Is6() && lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic {
+			v6Public = append(v6Public, v.String())
+		} else {
+			vips = append(vips, v)
+		}
 	}
 	backends, err := r.backends(ctx, lb)
 	if err != nil {
@@ -84,26 +95,18 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	if res, ok, err := r.write(ctx, lb, nw.Name, want); !ok {
 		return res, err
 	}
-	var v4, v6 []string
-	for _, v := range vips {
-		if v.Is4() {
-			v4 = append(v4, v.String())
-		} else {
-			v6 = append(v6, v.String())
-		}
-	}
 	switch {
-	case len(v6) > 0:
+	case len(v6Public) > 0:
 		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonUnsupported,
-			fmt.Sprintf("not realized: IPv6 VIPs %s (IPv6 is not implemented yet); %d IPv4 VIPs with %d backends in rotation", strings.Join(v6, ", "), len(v4), len(backends)))
-	case len(v4) == 0:
+			fmt.Sprintf("not realized: public IPv6 VIPs %s (no IPv6 on the provider network yet); %d VIPs with %d backends in rotation", strings.Join(v6Public, ", "), len(vips), len(backends)))
+	case len(vips) == 0:
 		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)")
-	case len(v4) < len(lb.Spec.IPs):
+	case len(vips) < len(lb.Spec.IPs):
 		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions),
-			fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %d VIPs with %d backends in rotation", len(v4), len(lb.Spec.IPs), len(v4), len(backends)))
+			fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %d VIPs with %d backends in rotation", len(vips), len(lb.Spec.IPs), len(vips), len(backends)))
 	}
 	return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionTrue, "RowsWritten",
-		fmt.Sprintf("%d VIPs with %d backends in rotation", len(v4), len(backends)))
+		fmt.Sprintf("%d VIPs with %d backends in rotation", len(vips), len(backends)))
 }
 
 // vips: an Internal LB's addresses as given (checked against the other

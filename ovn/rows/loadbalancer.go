@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +36,8 @@ type LoadBalancerInput struct {
 // the Network, hairpin included); a Public LB also to the router with
 // neighbor_responder=all (the VIP is reached from the provider network
 // through the gateway port). A discard route per VIP drops the ports that
-// are not load-balanced. Only IPv4 for now.
+// are not load-balanced. A VIP's backends are those of its family (IPv6:
+// `[VIP]:port` entries, /128 discard routes).
 func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 	lb, uid := in.LB, string(in.LB.UID)
 	netUID := string(in.Network.UID)
@@ -48,19 +48,18 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 		parents = append(parents, ovn.Parent{Table: nbdb.LogicalRouterTable, Column: "load_balancer", Key: NetworkKey(netUID, KeyRouter)})
 		options = map[string]string{"neighbor_responder": "all"}
 	}
-	var vips []netip.Addr
-	for _, v := range in.VIPs {
-		if v.Is4() {
-			vips = append(vips, v)
-		}
-	}
+	vips := in.VIPs
 	var backends []netip.Addr
 	for _, b := range in.Backends {
-		if b.Is4() && !slices.Contains(backends, b) {
+		if !slices.Contains(backends, b) {
 			backends = append(backends, b)
 		}
 	}
 	slices.SortFunc(backends, func(a, b netip.Addr) int { return a.Compare(b) })
+	// The backends of a VIP's family.
+	of := func(v netip.Addr) []netip.Addr {
+		return slices.DeleteFunc(slices.Clone(backends), func(b netip.Addr) bool { return b.Is4() != v.Is4() })
+	}
 	if len(vips) == 0 {
 		return nil, nil
 	}
@@ -73,7 +72,7 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 	if len(lb.Spec.Ports) == 0 {
 		m := map[string]string{}
 		for _, v := range vips {
-			m[v.String()] = join(backends, "")
+			m[v.String()] = join(of(v), 0)
 		}
 		out = append(out, ovn.Row{Key: uid + "/lb/all", Parents: parents,
 			Model: &nbdb.LoadBalancer{Name: base + "/all", Vips: m, Options: options}})
@@ -86,8 +85,7 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 		m := map[string]string{}
 		for _, v := range vips {
 			for _, p := range ports {
-				port := ":" + strconv.Itoa(p)
-				m[v.String()+port] = join(backends, port)
+				m[endpoint(v, p)] = join(of(v), p)
 			}
 		}
 		protocol := nbdb.LoadBalancerProtocol(proto)
@@ -97,7 +95,7 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: NetworkKey(netUID, KeyRouter)}}
 	for _, v := range vips {
 		out = append(out, ovn.Row{Key: uid + "/discard/" + v.String(), Parents: router,
-			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: v.String() + "/32", Nexthop: "discard"}})
+			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: netip.PrefixFrom(v, v.BitLen()).String(), Nexthop: "discard"}})
 	}
 	return out, nil
 }
@@ -131,10 +129,20 @@ func portsByProtocol(ports []apinetv1alpha1.LoadBalancerPort) (map[string][]int,
 	return out, nil
 }
 
-func join(addrs []netip.Addr, port string) string {
+// join lists addrs as OVN backends on port (0: every port).
+func join(addrs []netip.Addr, port int) string {
 	s := make([]string, len(addrs))
 	for i, a := range addrs {
-		s[i] = a.String() + port
+		s[i] = endpoint(a, port)
 	}
 	return strings.Join(s, ",")
+}
+
+// endpoint is an address with a port as OVN writes it (IPv6 bracketed),
+// or the bare address for port 0.
+func endpoint(a netip.Addr, port int) string {
+	if port == 0 {
+		return a.String()
+	}
+	return netip.AddrPortFrom(a, uint16(port)).String()
 }

@@ -73,3 +73,26 @@ func TestLoadBalancerRowsTooManyPorts(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestLoadBalancerRowsDualStack: each VIP gets the backends of its family;
+// IPv6 entries are bracketed and the discard route is a /128.
+func TestLoadBalancerRowsDualStack(t *testing.T) {
+	in := lbInput(apinetv1alpha1.LoadBalancerTypeInternal, apinetv1alpha1.LoadBalancerPort{Port: 80})
+	in.VIPs = append(in.VIPs, netip.MustParseAddr("fd00::100"))
+	in.Backends = append(in.Backends, netip.MustParseAddr("fd00::7"), netip.MustParseAddr("fd00::1"))
+	got, err := LoadBalancerRows(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := got[0].Model.(*nbdb.LoadBalancer)
+	if len(tcp.Vips) != 2 || tcp.Vips["203.0.113.50:80"] != "10.0.0.7:80,192.168.178.1:80" || tcp.Vips["[fd00::100]:80"] != "[fd00::1]:80,[fd00::7]:80" {
+		t.Errorf("dual-stack LB VIPs %v", tcp.Vips)
+	}
+	var discard []string
+	for _, r := range got[1:] {
+		discard = append(discard, r.Model.(*nbdb.LogicalRouterStaticRoute).IPPrefix)
+	}
+	if strings.Join(discard, " ") != "203.0.113.50/32 fd00::100/128" {
+		t.Errorf("discard routes %v", discard)
+	}
+}

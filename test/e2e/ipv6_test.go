@@ -17,7 +17,8 @@ import (
 // TestIPv6: IPv6-only and dual-stack NICs reach each other across chassis
 // through the Network's link-local gateway fe80::1; two Networks with the
 // same IPv6 addresses stay apart (each NIC reaches its own Network's
-// holder of an address); the router advertises itself; a NetworkPolicy's
+// holder of an address); the router advertises itself; an Internal
+// LoadBalancer's IPv6 VIP forwards its port to the backend; a NetworkPolicy's
 // IPv6 ipBlock admits exactly its port, and its default deny holds for
 // IPv6 as for IPv4.
 func TestIPv6(t *testing.T) {
@@ -53,6 +54,20 @@ func TestIPv6(t *testing.T) {
 		}
 		return nil
 	})
+
+	// An Internal LoadBalancer with an IPv6 VIP: its port goes to the
+	// backend's IPv6 address, another port of the VIP nowhere.
+	selector := &apinetv1alpha1.LabelSelector{MatchLabels: map[string]apinetv1alpha1.LabelValue{"app": "web"}}
+	lb := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "int6"}, Spec: apinetv1alpha1.LoadBalancerSpec{
+		Type: apinetv1alpha1.LoadBalancerTypeInternal, NetworkRef: corev1.LocalObjectReference{Name: "net-a"},
+		IPs: []apinetv1alpha1.PublicIPRequest{{Name: "vip", IP: "fd00::100"}}, TargetSelector: selector,
+		Ports: []apinetv1alpha1.LoadBalancerPort{{Port: 80}},
+	}}
+	if err := e.c.Create(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	expectPaths(t, "IPv6 VIP fd00::100:80 answered by a1, its port 8080 by nobody",
+		reaches(a2, "fd00::100", "80", "A1"), reaches(a2, "fd00::100", "8080", ""))
 
 	tcp := corev1.ProtocolTCP
 	policy := &apinetv1alpha1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "web6"}, Spec: apinetv1alpha1.NetworkPolicySpec{
