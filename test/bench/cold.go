@@ -105,19 +105,12 @@ func (r coldResult) markdown() string {
 	}
 	b.WriteString(`
 Reading it: the floor is what the NB database alone needs for these rows; the
-controller's time is bound by the API server, not by OVN. Every NIC costs about
-four API writes (finalizer, a Pending then a Ready status while its Network is
-still being written, NAT claims), and on 2 shared cores the API server (with
-etcd, northd and the controller beside it) answers them at 80–100 ms each under
-this load; the controller's own CPU stays a fraction of the wall time. Found
-and fixed on the way (profiled with -controller-pprof): the load balancer and
-NAT controllers listed every NIC of the namespace on each reconcile and every
-NIC event woke every gateway and LB of the namespace — now field indexes (NICs
-by network, IPs by claimer) and events only wake the gateways and LBs of the
-NIC's network (at 1k: cold start 103 s → 27 s, controller CPU 82 s → 9 s); NIC
-status and Ready now go in one patch; reconciles run 8 at a time
-(--concurrent-reconciles). The goal of 1.5× the floor is not met: it would
-need far fewer API writes per NIC than the API's status model asks for.
+controller's time is bound by the API server, not by OVN: the writes per NIC
+above (mostly the NICs' status: the translator's Ready and the agent's state,
+and the public-IP and NAT claims) each take tens of milliseconds on 2 shared
+cores with etcd, northd and the controller beside the API server, while the
+controller's own CPU stays a fraction of the wall time (P5). The goal of 1.5×
+the floor is not met (docs/benchmarks.md says what was tried).
 `)
 	return b.String()
 }
