@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -206,7 +207,7 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 			return ctrl.Result{}, fmt.Errorf("record claimed IPs: %w", err)
 		}
 	}
-	if len(r.Kind.requests(obj)) == 0 && findCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
+	if len(r.Kind.requests(obj)) == 0 && meta.FindStatusCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopyObject().(client.Object)
@@ -325,15 +326,6 @@ func canonical(ip apinetv1alpha1.IPAddr) string {
 		return a.String()
 	}
 	return string(ip)
-}
-
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			return &conds[i]
-		}
-	}
-	return nil
 }
 
 // setupClaims registers one claim controller per claimer kind.

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -128,23 +128,16 @@ func setupIP(d deps, addresses *Addresses) error {
 	r := &IPReconciler{Client: d.c, APIReader: d.reader, Addresses: addresses, Recorder: d.rec}
 	return ctrl.NewControllerManagedBy(d.mgr).Named("ip").For(&apinetv1alpha1.IP{}).WithOptions(d.parallel).
 		// A released address (or a full pool that frees up) retries the IPs waiting for one.
-		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(r.waitingIPs), builder.WithPredicates(enqueue.OnDelete())).
+		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(waitingIPs(d.c)), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(r))
 }
 
-// waitingIPs are the IPs that could take a just-released address.
-func (r *IPReconciler) waitingIPs(ctx context.Context, o client.Object) []reconcile.Request {
-	var ips apinetv1alpha1.IPList
-	if err := r.List(ctx, &ips); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, ip := range ips.Items {
-		// Not only IPs already marked as waiting: one whose PoolExhausted
-		// status has not reached the cache yet must not miss the wake-up.
-		if c := findCondition(ip.Status.Conditions, apinetv1alpha1.ConditionReady); ip.Spec.IP == "" || c == nil || c.Status != "True" {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ip)})
-		}
-	}
-	return out
+// waitingIPs maps a released address to the IPs that could take it: not
+// only those already marked as waiting, as one whose PoolExhausted status
+// has not reached the cache yet must not miss the wake-up.
+func waitingIPs(c client.Client) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.IPList{} }, func(_, o client.Object) bool {
+		ip := o.(*apinetv1alpha1.IP)
+		return ip.Spec.IP == "" || !meta.IsStatusConditionTrue(ip.Status.Conditions, apinetv1alpha1.ConditionReady)
+	})
 }

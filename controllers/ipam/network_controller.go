@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -110,21 +110,14 @@ func setupNetwork(d deps, ids *NetworkIDs) error {
 	r := &NetworkReconciler{Client: d.c, APIReader: d.reader, IDs: ids, Recorder: d.rec}
 	return ctrl.NewControllerManagedBy(d.mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(d.parallel).
 		// A released ID (or a full range that frees up) retries the Networks waiting for one.
-		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(r.waitingNetworks), builder.WithPredicates(enqueue.OnDelete())).
+		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(waitingNetworks(d.c)), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(r))
 }
 
-// waitingNetworks are the Networks that could take a just-released ID.
-func (r *NetworkReconciler) waitingNetworks(ctx context.Context, o client.Object) []reconcile.Request {
-	var nws apinetv1alpha1.NetworkList
-	if err := r.List(ctx, &nws); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, nw := range nws.Items {
-		if c := findCondition(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated); nw.Spec.ID == "" || c == nil || c.Status != "True" {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nw)})
-		}
-	}
-	return out
+// waitingNetworks maps a released ID to the Networks that could take it.
+func waitingNetworks(c client.Client) handler.MapFunc {
+	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NetworkList{} }, func(_, o client.Object) bool {
+		nw := o.(*apinetv1alpha1.Network)
+		return nw.Spec.ID == "" || !meta.IsStatusConditionTrue(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated)
+	})
 }

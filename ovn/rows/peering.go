@@ -45,8 +45,7 @@ var (
 // It is derived from the pair, so both ends agree without coordination;
 // two links of one router may collide (then PeeringRows says so).
 func PeeringLink(a, b int64) (netip.Prefix, netip.Addr) {
-	lo, hi := min(a, b), max(a, b)
-	idx := (lo*31 + hi) % (1 << 14) // 16384 /31s in 169.254.128.0/17
+	idx := peeringLinkIndex(a, b)
 	base := peeringLinkBase.As4()
 	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
 	v += uint32(idx) * 2
@@ -58,17 +57,22 @@ func PeeringLink(a, b int64) (netip.Prefix, netip.Addr) {
 	return netip.PrefixFrom(even, 31), own
 }
 
-// PeeringLink6 is PeeringLink for IPv6: the pair's /127 and a's end, at the
-// same index as its /31.
+// peeringLinkIndex numbers the link of the pair of VNIs a and b: one of
+// 16384 (/31s in 169.254.128.0/17, /127s in fd6f:766e:6574:1::/64).
+func peeringLinkIndex(a, b int64) int64 {
+	lo, hi := min(a, b), max(a, b)
+	return (lo*31 + hi) % (1 << 14)
+}
+
+// PeeringLink6 is PeeringLink for IPv6: the pair's /127 (the same index as
+// its /31) and a's end (the lower VNI takes the even one).
 func PeeringLink6(a, b int64) (netip.Prefix, netip.Addr) {
-	link4, own4 := PeeringLink(a, b)
-	v4 := link4.Addr().As4()
-	off := uint16(v4[2]&0x7f)<<8 | uint16(v4[3]) // the /31's offset in 169.254.128.0/17
+	off := peeringLinkIndex(a, b) * 2
 	raw := peeringLinkBase6.As16()
 	raw[14], raw[15] = byte(off>>8), byte(off)
 	even := netip.AddrFrom16(raw)
 	own := even
-	if own4 != link4.Addr() {
+	if a > b {
 		own = even.Next()
 	}
 	return netip.PrefixFrom(even, 127), own
