@@ -39,6 +39,12 @@ func (s *Stack) StartController(binDir string, opts ControllerOptions) error {
 	if opts.NB != "" {
 		args = append(args, "--ovn-nb", opts.NB)
 	}
+	// The transit prefixes the external host's addresses are on.
+	p := s.Provider
+	args = append(args, "--provider-network", p.PhysicalNetwork, "--transit-prefix", p.TransitPrefix.String(), "--provider-next-hop", p.NextHop.String())
+	if p.IPv6() {
+		args = append(args, "--transit-prefix-v6", p.TransitPrefix6.String(), "--provider-next-hop-v6", p.NextHop6.String())
+	}
 	return s.startBinary(filepath.Join(binDir, "ovnet-controller"), filepath.Join(s.RunDir, "controller.log"), args...)
 }
 

@@ -59,7 +59,7 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 		err = ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(provider.PublicPrefixes), IDPool: ids})
 	}
 	if err == nil {
-		err = nat.Setup(mgr, publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefix})
+		err = nat.Setup(mgr, publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefixes()})
 	}
 	if err == nil {
 		err = loadbalancer.Setup(mgr)
@@ -120,7 +120,9 @@ func TestProvider() rows.Provider {
 		PhysicalNetwork: "physnet1",
 		TransitPrefix:   netip.MustParsePrefix("100.64.0.0/16"),
 		NextHop:         netip.MustParseAddr("100.64.0.1"),
-		PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+		TransitPrefix6:  netip.MustParsePrefix("fd00:64::/64"),
+		NextHop6:        netip.MustParseAddr("fd00:64::1"),
+		PublicPrefixes:  []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:113::/64")},
 	}
 }
 

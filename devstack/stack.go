@@ -49,6 +49,8 @@ type Stack struct {
 	Fabric   *Fabric
 	Chassis  []*Chassis
 	External *VM
+	// Provider is the provider network of Options.
+	Provider rows.Provider
 	daemons  []*Daemon // ovnet-controller and ovnet-agents started from binaries
 }
 
@@ -60,7 +62,7 @@ func Up(opts Options) (*Stack, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(opts.RunDir))
-	s := &Stack{RunDir: opts.RunDir, Layout: Layout{
+	s := &Stack{RunDir: opts.RunDir, Provider: opts.Provider, Layout: Layout{
 		Prefix: "ovnet-" + hex.EncodeToString(sum[:])[:6], Chassis: map[string]string{}, OVSDB: map[string]string{},
 	}}
 	RemoveNamespaces(s.Layout.Prefix)
@@ -99,8 +101,11 @@ func Up(opts Options) (*Stack, error) {
 	for _, p := range opts.Provider.PublicPrefixes {
 		routes = append(routes, p.String())
 	}
-	if s.External, err = StartExternalHost(s.Fabric, s.Layout.External,
-		[]string{netip.PrefixFrom(opts.Provider.NextHop, transitBits).String()}, routes); err != nil {
+	addrs := []string{netip.PrefixFrom(opts.Provider.NextHop, transitBits).String()}
+	if opts.Provider.IPv6() {
+		addrs = append(addrs, netip.PrefixFrom(opts.Provider.NextHop6, opts.Provider.TransitPrefix6.Bits()).String())
+	}
+	if s.External, err = StartExternalHost(s.Fabric, s.Layout.External, addrs, routes); err != nil {
 		return fail(err)
 	}
 	if err := s.writeFiles(); err != nil {

@@ -192,7 +192,8 @@ func LeaseFile6(vmNS string) string { return "/tmp/" + vmNS + ".lease6" }
 // StartExternalHost creates the external host: namespace netns on the
 // fabric's provider bridge with addrs (CIDR) on eth0, acting as the
 // upstream router (forwarding on); routes are extra on-link prefixes
-// (the public prefixes, whose addresses OVN answers ARP for).
+// (the public prefixes, whose addresses OVN answers ARP and neighbor
+// solicitations for).
 func StartExternalHost(fabric *Fabric, netns string, addrs, routes []string) (*VM, error) {
 	if err := run("ip", "netns", "add", netns); err != nil {
 		return nil, err
@@ -212,7 +213,12 @@ func StartExternalHost(fabric *Fabric, netns string, addrs, routes []string) (*V
 		{"ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"},
 	}
 	for _, a := range addrs {
-		steps = append(steps, []string{"ip", "-n", netns, "addr", "add", a, "dev", "eth0"})
+		step := []string{"ip", "-n", netns, "addr", "add", a, "dev", "eth0"}
+		if strings.Contains(a, ":") {
+			// Usable at once, not after duplicate address detection.
+			step = append(step, "nodad")
+		}
+		steps = append(steps, step)
 	}
 	for _, r := range routes {
 		steps = append(steps, []string{"ip", "-n", netns, "route", "add", r, "dev", "eth0"})

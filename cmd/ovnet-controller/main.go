@@ -58,6 +58,8 @@ type flags struct {
 	provider           string
 	transitPrefix      string
 	nextHop            string
+	transitPrefix6     string
+	nextHop6           string
 	guestMTU           int
 	dnsServers         listFlag
 }
@@ -81,6 +83,8 @@ func main() {
 	flag.StringVar(&f.provider, "provider-network", "physnet1", "physical network name of the provider switch's localnet port (ovn-bridge-mappings)")
 	flag.StringVar(&f.transitPrefix, "transit-prefix", "100.64.0.0/16", "prefix of the Networks' gateway-port addresses on the provider network")
 	flag.StringVar(&f.nextHop, "provider-next-hop", "100.64.0.1", "upstream router on the transit prefix: the Networks' default route")
+	flag.StringVar(&f.transitPrefix6, "transit-prefix-v6", "", "IPv6 prefix of the Networks' gateway-port addresses on the provider network, e.g. fd00:64::/64; empty: the provider network carries no IPv6")
+	flag.StringVar(&f.nextHop6, "provider-next-hop-v6", "", "upstream router on --transit-prefix-v6: the Networks' IPv6 default route")
 	flag.IntVar(&f.guestMTU, "guest-mtu", 1500, "MTU DHCP tells the guests (what the underlay carries after geneve's overhead); 0: not sent")
 	flag.Var(&f.dnsServers, "dns-server", "DNS server DHCP tells the guests; repeatable and comma-separated; none: not sent")
 	zapOpts := zap.Options{}
@@ -185,6 +189,18 @@ func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []n
 	if err != nil || !transit.Contains(nextHop) {
 		return fmt.Errorf("--provider-next-hop %q must be an address in --transit-prefix %s", f.nextHop, transit)
 	}
+	provider := rows.Provider{PhysicalNetwork: f.provider, TransitPrefix: transit.Masked(), NextHop: nextHop, PublicPrefixes: public}
+	if f.transitPrefix6 != "" || f.nextHop6 != "" {
+		transit6, err := netip.ParsePrefix(f.transitPrefix6)
+		if err != nil || !transit6.Addr().Is6() {
+			return fmt.Errorf("--transit-prefix-v6 %q: want an IPv6 prefix", f.transitPrefix6)
+		}
+		nextHop6, err := netip.ParseAddr(f.nextHop6)
+		if err != nil || !transit6.Contains(nextHop6) {
+			return fmt.Errorf("--provider-next-hop-v6 %q must be an address in --transit-prefix-v6 %s", f.nextHop6, transit6)
+		}
+		provider.TransitPrefix6, provider.NextHop6 = transit6.Masked(), nextHop6
+	}
 	nb, err := ovn.ConnectNB(ctx, cfg)
 	if err != nil {
 		return err
@@ -193,13 +209,11 @@ func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []n
 	for _, list := range f.dnsServers {
 		for _, s := range strings.Split(list, ",") {
 			a, err := netip.ParseAddr(strings.TrimSpace(s))
-			if err != nil || !a.Is4() {
-				return fmt.Errorf("--dns-server %q: want an IPv4 address", s)
+			if err != nil {
+				return fmt.Errorf("--dns-server %q: want an IP address", s)
 			}
 			guest.DNSServers = append(guest.DNSServers, a)
 		}
 	}
-	return ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Guest: guest, Provider: rows.Provider{
-		PhysicalNetwork: f.provider, TransitPrefix: transit.Masked(), NextHop: nextHop, PublicPrefixes: public,
-	}})
+	return ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Guest: guest, Provider: provider})
 }

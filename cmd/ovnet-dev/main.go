@@ -58,7 +58,7 @@ func main() {
 	nodes := fs.String("nodes", "my-node,node-2,node-3", "the chassis (one Node and ovnet-agent each); my-node is the examples' node")
 	dhcp := fs.Bool("dhcp", false, "vm attach: the VM runs only DHCP clients (busybox udhcpc, dhclient -6) and takes its addresses and routes from OVN's answers and router advertisements")
 	var prefixes listFlag
-	fs.Var(&prefixes, "public-prefix", "public IP pool for ovnet-controller (repeatable; default 10.0.0.0/24, which holds the examples' addresses)")
+	fs.Var(&prefixes, "public-prefix", "public IP pool for ovnet-controller (repeatable; default 10.0.0.0/24, which holds the examples' addresses, and 2001:db8:113::/64)")
 	_ = fs.Parse(args)
 	abs, err := filepath.Abs(*runDir)
 	if err != nil {
@@ -67,7 +67,7 @@ func main() {
 	switch cmd {
 	case "up":
 		if len(prefixes) == 0 {
-			prefixes = listFlag{"10.0.0.0/24"}
+			prefixes = listFlag{"10.0.0.0/24", "2001:db8:113::/64"}
 		}
 		err = up(abs, *samples, *binDir, strings.Split(*nodes, ","), prefixes)
 	case "stop":

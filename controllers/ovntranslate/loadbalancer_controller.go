@@ -25,6 +25,8 @@ import (
 type LoadBalancerReconciler struct {
 	translator[*apinetv1alpha1.LoadBalancer]
 	Scope publicip.Scope
+	// ProviderIPv6: a Public LB's IPv6 VIPs can be reached (rows.Provider.IPv6).
+	ProviderIPv6 bool
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers,verbs=get;list;watch;update;patch
@@ -32,7 +34,7 @@ type LoadBalancerReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancerroutings,verbs=get;list;watch
 
 func setupLoadBalancer(d deps) error {
-	r := &LoadBalancerReconciler{Scope: d.scope}
+	r := &LoadBalancerReconciler{Scope: d.scope, ProviderIPv6: d.provider.IPv6()}
 	r.translator = translatorFor(d, "LoadBalancer", func() *apinetv1alpha1.LoadBalancer { return &apinetv1alpha1.LoadBalancer{} },
 		func(lb *apinetv1alpha1.LoadBalancer) *[]metav1.Condition { return &lb.Status.Conditions })
 	r.translate = r.reconcile
@@ -73,12 +75,12 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	// A public IPv6 VIP would need IPv6 on the provider network, which
-	// ovnet does not route yet: it is not written, and said so below.
+	// A public IPv6 VIP needs IPv6 on the provider network: without it, it
+	// is not written, and said so below.
 	var vips []netip.Addr
 	var v6Public []string
 	for _, v := range held {
-		if v.Is6() && lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic {
+		if v.Is6() && lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic && !r.ProviderIPv6 {
 			v6Public = append(v6Public, v.String())
 		} else {
 			vips = append(vips, v)
@@ -97,8 +99,8 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 	}
 	switch {
 	case len(v6Public) > 0:
-		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonUnsupported,
-			fmt.Sprintf("not realized: public IPv6 VIPs %s (no IPv6 on the provider network yet); %d VIPs with %d backends in rotation", strings.Join(v6Public, ", "), len(vips), len(backends)))
+		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonNotRealized,
+			fmt.Sprintf("not realized: public IPv6 VIPs %s (the provider network carries no IPv6); %d VIPs with %d backends in rotation", strings.Join(v6Public, ", "), len(vips), len(backends)))
 	case len(vips) == 0:
 		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)")
 	case len(vips) < len(lb.Spec.IPs):

@@ -21,6 +21,8 @@ import (
 type NATGatewayReconciler struct {
 	translator[*apinetv1alpha1.NATGateway]
 	Scope publicip.Scope
+	// ProviderIPv6: IPv6 gateways can be realized (rows.Provider.IPv6).
+	ProviderIPv6 bool
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch;update;patch
@@ -28,7 +30,7 @@ type NATGatewayReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nattables,verbs=get;list;watch
 
 func setupNATGateway(d deps) error {
-	r := &NATGatewayReconciler{Scope: d.scope}
+	r := &NATGatewayReconciler{Scope: d.scope, ProviderIPv6: d.provider.IPv6()}
 	r.translator = translatorFor(d, "NATGateway", func() *apinetv1alpha1.NATGateway { return &apinetv1alpha1.NATGateway{} },
 		func(gw *apinetv1alpha1.NATGateway) *[]metav1.Condition { return &gw.Status.Conditions })
 	r.translate = r.reconcile
@@ -61,9 +63,9 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	want, err := rows.NATGatewayRows(rows.NATGatewayInput{Gateway: gw, Network: nw, Table: table, Held: held})
+	want, err := rows.NATGatewayRows(rows.NATGatewayInput{Gateway: gw, Network: nw, Table: table, Held: held, ProviderIPv6: r.ProviderIPv6})
 	if err != nil {
-		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, "Unsupported", err.Error())
+		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, ReasonNotRealized, err.Error())
 	}
 	if res, ok, err := r.write(ctx, gw, nw.Name, want); !ok {
 		return res, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -61,9 +62,10 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
 			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
 	}
-	transit, ok, err := r.Transit.Take(ctx, apinetv1alpha1.IPv4, apinetv1alpha1.ClaimRef{
+	claim := apinetv1alpha1.ClaimRef{
 		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
-	})
+	}
+	transit, ok, err := r.Transit.Take(ctx, apinetv1alpha1.IPv4, claim)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -71,11 +73,21 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
 			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix))
 	}
+	var transit6 netip.Addr
+	if r.Provider.IPv6() {
+		if transit6, ok, err = r.Transit.Take(ctx, apinetv1alpha1.IPv6, claim); err != nil {
+			return ctrl.Result{}, err
+		}
+		if !ok {
+			return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
+				fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix6))
+		}
+	}
 	gateways, err := r.gateways(ctx, nw, vni)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	want, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: transit, Provider: r.Provider, Gateways: gateways, Guest: r.Guest})
+	want, err := rows.NetworkRows(rows.NetworkInput{Network: nw, VNI: vni, TransitIP: transit, TransitIP6: transit6, Provider: r.Provider, Gateways: gateways, Guest: r.Guest})
 	if err != nil {
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, "Invalid", err.Error())
 	}
@@ -97,21 +109,44 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		}
 		return ctrl.Result{}, err
 	}
-	if nw.Annotations[AnnotationTransitIP] != transit.String() {
-		patch := client.MergeFrom(nw.DeepCopy())
-		metav1.SetMetaDataAnnotation(&nw.ObjectMeta, AnnotationTransitIP, transit.String())
-		if err := r.Patch(ctx, nw, patch, fieldOwner); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := r.annotateTransit(ctx, nw, transit, transit6); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.setPeeringStatus(ctx, nw, peeringStates); err != nil {
 		return ctrl.Result{}, err
 	}
-	msg := fmt.Sprintf("switch and router written (VNI %d, gateway port %s)", vni, transit)
+	gwAddrs := transit.String()
+	if transit6.IsValid() {
+		gwAddrs += ", " + transit6.String()
+	}
+	msg := fmt.Sprintf("switch and router written (VNI %d, gateway port %s)", vni, gwAddrs)
 	if len(gateways) == 0 {
 		msg += "; no gateway Node (label " + apinetv1alpha1.LabelGateway + "=true) yet, so no traffic leaves the network"
 	}
 	return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionTrue, "RowsWritten", msg)
+}
+
+// annotateTransit shows the gateway port's addresses on the Network (one
+// patch, only when they changed).
+func (r *NetworkReconciler) annotateTransit(ctx context.Context, nw *apinetv1alpha1.Network, transit, transit6 netip.Addr) error {
+	want6 := ""
+	if transit6.IsValid() {
+		want6 = transit6.String()
+	}
+	if nw.Annotations[AnnotationTransitIP] == transit.String() && nw.Annotations[AnnotationTransitIP6] == want6 {
+		return nil
+	}
+	patch := client.MergeFrom(nw.DeepCopy())
+	metav1.SetMetaDataAnnotation(&nw.ObjectMeta, AnnotationTransitIP, transit.String())
+	if want6 != "" {
+		metav1.SetMetaDataAnnotation(&nw.ObjectMeta, AnnotationTransitIP6, want6)
+	} else {
+		delete(nw.Annotations, AnnotationTransitIP6)
+	}
+	if err := r.Patch(ctx, nw, patch, fieldOwner); err != nil {
+		return fmt.Errorf("annotate the gateway port's addresses: %w", err)
+	}
+	return nil
 }
 
 // gateways are the gateway Nodes' chassis, highest priority first: first

@@ -33,8 +33,10 @@ const (
 
 // Reasons of a NIC's Ready condition besides RowsWritten and Pending.
 const (
-	// ReasonUnsupported: parts of the object (IPv6 public IPs) have no rows yet.
-	ReasonUnsupported = "Unsupported"
+	// ReasonNotRealized: parts of the object cannot have rows (e.g. an IPv6
+	// public IP while the provider network carries no IPv6); the message
+	// names them and why.
+	ReasonNotRealized = "NotRealized"
 )
 
 // NetworkInterfaceReconciler writes a NIC's port, routes and public-IP NAT
@@ -48,6 +50,8 @@ type NetworkInterfaceReconciler struct {
 	Scope publicip.Scope
 	// Guest is what DHCP tells the guests.
 	Guest rows.Guest
+	// ProviderIPv6: IPv6 public IPs can be realized (rows.Provider.IPv6).
+	ProviderIPv6 bool
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkinterfaces,verbs=get;list;watch;update;patch
@@ -55,7 +59,7 @@ type NetworkInterfaceReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips;ipaddresses,verbs=get;list;watch
 
 func setupNetworkInterface(d deps) error {
-	r := &NetworkInterfaceReconciler{Scope: d.scope, Guest: d.guest}
+	r := &NetworkInterfaceReconciler{Scope: d.scope, Guest: d.guest, ProviderIPv6: d.provider.IPv6()}
 	r.translator = translatorFor(d, kindNetworkInterface, func() *apinetv1alpha1.NetworkInterface { return &apinetv1alpha1.NetworkInterface{} },
 		func(nic *apinetv1alpha1.NetworkInterface) *[]metav1.Condition { return &nic.Status.Conditions })
 	r.translate, r.deleted = r.reconcile, r.releaseAgent
@@ -107,7 +111,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held, Guest: r.Guest})
+	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held, ProviderIPv6: r.ProviderIPv6, Guest: r.Guest})
 	if err != nil {
 		return ctrl.Result{}, r.unrealize(ctx, nic, "Invalid", err.Error())
 	}
@@ -120,7 +124,7 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	unheld, unallocated := unheldPublicIPs(nic, built.PublicIPs)
 	switch {
 	case len(built.NotRealized) > 0:
-		status, reason = metav1.ConditionFalse, ReasonUnsupported
+		status, reason = metav1.ConditionFalse, ReasonNotRealized
 		msg = "not realized: " + strings.Join(built.NotRealized, ", ") + "; " + msg + " with the other parts"
 	case len(unheld) > 0 && notHeldReason(nic.Status.Conditions) == ReasonPublicIPNotHeld:
 		status, reason = metav1.ConditionFalse, ReasonPublicIPNotHeld
@@ -133,12 +137,12 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	return ctrl.Result{}, r.report(ctx, before, nic, status, reason, msg)
 }
 
-// unheldPublicIPs names the IPv4 entries of spec.publicIPs that have no
-// row: naming an address the NIC does not hold, or not allocated yet.
+// unheldPublicIPs names the entries of spec.publicIPs that have no row:
+// naming an address the NIC does not hold, or not allocated yet.
 func unheldPublicIPs(nic *apinetv1alpha1.NetworkInterface, realized []apinetv1alpha1.IPAddr) (unheld, unallocated []string) {
 	for _, e := range nic.Spec.PublicIPs {
 		switch {
-		case e.Family() != apinetv1alpha1.IPv4 || slices.Contains(realized, e.IP):
+		case slices.Contains(realized, e.IP):
 		case e.IP == "":
 			unallocated = append(unallocated, e.Name)
 		default:

@@ -10,7 +10,6 @@ package ovntranslate
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +36,9 @@ const (
 	legacyFinalizer = "ovn.apinet.ironcore.dev/rows"
 	// AnnotationTransitIP on a Network shows the address of its gateway port.
 	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
+	// AnnotationTransitIP6 is its IPv6 address (when the provider network
+	// carries IPv6).
+	AnnotationTransitIP6 = "ovn.apinet.ironcore.dev/transit-ip6"
 
 	fieldOwner = client.FieldOwner("ovnet-controller")
 	indexNode  = "spec.nodeRef.name"
@@ -59,10 +61,14 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if _, err := opts.NB.Apply(ctx, rows.ProviderOwner(opts.Provider), rows.ProviderRows(opts.Provider)); err != nil {
 		return fmt.Errorf("provider network rows: %w", err)
 	}
-	pool := ipam.NewIPPool([]netip.Prefix{opts.Provider.TransitPrefix})
+	pool := ipam.NewIPPool(opts.Provider.TransitPrefixes())
 	// The upstream router's address is on the transit prefix too.
 	pool.MarkTaken(opts.Provider.NextHop)
 	pool.MarkTaken(opts.Provider.TransitPrefix.Addr())
+	if opts.Provider.IPv6() {
+		pool.MarkTaken(opts.Provider.NextHop6)
+		pool.MarkTaken(opts.Provider.TransitPrefix6.Addr())
+	}
 	transit, err := ipam.NewAddresses(ctx, mgr, pool)
 	if err != nil {
 		return fmt.Errorf("transit addresses: %w", err)
@@ -90,7 +96,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	d := deps{
 		mgr: mgr, c: mgr.GetClient(), nb: opts.NB, rec: mgr.GetEventRecorder("ovnet-controller"), provider: opts.Provider, guest: opts.Guest,
-		scope: publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefix},
+		scope: publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefixes()},
 		drift: newRowEvents(opts.NB),
 	}
 	// At start, drop rows whose owner is gone.

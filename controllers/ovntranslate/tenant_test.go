@@ -24,8 +24,8 @@ import (
 // another tenant's address or the upstream router gets it no row); of two
 // NICs with one address the first keeps it and the second waits with
 // IPConflict until the first is gone; both families are routed and an
-// IPv6 public IP is reported Unsupported; a NAT row deleted behind ovnet's
-// back comes back.
+// IPv6 public IP becomes an IPv6 dnat_and_snat row; a NAT row deleted
+// behind ovnet's back comes back.
 func TestTenantSafety(t *testing.T) {
 	env := testenv.Start(t)
 	central := devstack.StartCentralT(t)
@@ -187,8 +187,8 @@ func TestTenantSafety(t *testing.T) {
 	}
 	deleted(gone, 10*time.Second)
 
-	// Both families are routed; an IPv6 public IP is not realized yet, and
-	// says so.
+	// Both families are routed; an IPv6 public IP is translated to the
+	// NIC's IPv6 address (the test provider carries IPv6).
 	ds := nic(nsA, "dual", []apinetv1alpha1.IPAddr{"10.1.0.8", "fd00::8"})
 	ready(t, c, ds, conds(ds), "True/RowsWritten")
 	if got := nbctl("--bare", "--columns=addresses", "find", "Logical_Switch_Port", "name="+nsA+"/dual"); !strings.HasSuffix(got, " 10.1.0.8 fd00::8") {
@@ -198,7 +198,13 @@ func TestTenantSafety(t *testing.T) {
 		t.Errorf("dual-stack NIC's IPv6 route: %q", got)
 	}
 	v6pub := nic(nsA, "v6pub", []apinetv1alpha1.IPAddr{"fd00::9"}, apinetv1alpha1.PublicIPRequest{Name: "pub6", IPFamily: apinetv1alpha1.IPv6})
-	ready(t, c, v6pub, conds(v6pub), "False/Unsupported: not realized: IPv6 public IP pub6")
+	ready(t, c, v6pub, conds(v6pub), "True/RowsWritten")
+	if err := c.Get(ctx, client.ObjectKeyFromObject(v6pub), v6pub); err != nil || len(v6pub.Status.PublicIPs) != 1 {
+		t.Fatalf("v6pub's status.publicIPs %v (%v)", v6pub.Status.PublicIPs, err)
+	}
+	if got := nbctl("--bare", "--columns=logical_ip", "find", "NAT", "external_ip=\""+string(v6pub.Status.PublicIPs[0])+"\""); got != "fd00::9" {
+		t.Errorf("IPv6 public IP %s translates to %q, want fd00::9", v6pub.Status.PublicIPs[0], got)
+	}
 }
 
 // hasEvent reports whether an event with reason was recorded for the object.

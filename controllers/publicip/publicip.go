@@ -25,12 +25,12 @@ import (
 // gateway ports and the upstream router).
 type Scope struct {
 	Public  []netip.Prefix
-	Transit netip.Prefix
+	Transit []netip.Prefix
 }
 
-// Allows reports whether a is inside a public pool and outside the transit prefix.
+// Allows reports whether a is inside a public pool and outside the transit prefixes.
 func (s Scope) Allows(a netip.Addr) bool {
-	if s.Transit.IsValid() && s.Transit.Contains(a) {
+	if slices.ContainsFunc(s.Transit, func(p netip.Prefix) bool { return p.Contains(a) }) {
 		return false
 	}
 	return slices.ContainsFunc(s.Public, func(p netip.Prefix) bool { return p.Contains(a) })

@@ -18,8 +18,9 @@ import (
 )
 
 var scope = publicip.Scope{
-	Public:  []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("100.64.0.0/24")},
-	Transit: netip.MustParsePrefix("100.64.0.0/16"),
+	Public: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("100.64.0.0/24"),
+		netip.MustParsePrefix("2001:db8::/64"), netip.MustParsePrefix("fd00:64::/120")},
+	Transit: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16"), netip.MustParsePrefix("fd00:64::/64")},
 }
 
 func ip(ns, name, uid, addr string, claimer types.UID) *apinetv1alpha1.IP {
@@ -77,7 +78,8 @@ func TestHeld(t *testing.T) {
 }
 
 func TestScopeAllows(t *testing.T) {
-	for addr, want := range map[string]bool{"10.0.0.1": true, "100.64.0.1": false, "100.64.0.200": false, "192.0.2.1": false} {
+	for addr, want := range map[string]bool{"10.0.0.1": true, "100.64.0.1": false, "100.64.0.200": false, "192.0.2.1": false,
+		"2001:db8::5": true, "fd00:64::5": false, "2001:db9::1": false} {
 		if got := scope.Allows(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Allows(%s) = %v, want %v", addr, got, want)
 		}

@@ -20,6 +20,8 @@ type NATGatewayInput struct {
 	// Held are the NAT IPs the gateway holds (controllers/publicip); a
 	// table entry of any other address gets no row.
 	Held []netip.Addr
+	// ProviderIPv6: the provider network carries IPv6 (Provider.IPv6).
+	ProviderIPv6 bool
 }
 
 // KeyNATNetworkInterface in a snat row's external_ids names the NIC it
@@ -33,24 +35,26 @@ func SNATKey(gwUID, nicUID string) string { return gwUID + "/snat/" + nicUID }
 // external_ip = the NAT IP, logical_ip = the NIC's IP, external_port_range
 // = its block — keyed by gateway and NIC UID, so that a NIC's change
 // touches exactly its row (docs/nat.md; SNAT is centralized on the gateway
-// chassis, where its conntrack lives). Only IPv4 for now.
+// chassis, where its conntrack lives). Both addresses are of the gateway's
+// family; an IPv6 gateway needs IPv6 on the provider network.
 func NATGatewayRows(in NATGatewayInput) ([]ovn.Row, error) {
+	is6 := in.Gateway.Spec.IPFamily == apinetv1alpha1.IPv6
+	if is6 && !in.ProviderIPv6 {
+		return nil, fmt.Errorf("NATGateway %s/%s: an IPv6 NAT gateway needs IPv6 on the provider network, which carries none", in.Gateway.Namespace, in.Gateway.Name)
+	}
 	if in.Table == nil {
 		return nil, nil
-	}
-	if in.Gateway.Spec.IPFamily != apinetv1alpha1.IPv4 {
-		return nil, fmt.Errorf("NATGateway %s/%s: only IPv4 NAT gateways are supported yet", in.Gateway.Namespace, in.Gateway.Name)
 	}
 	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "nat", Key: NetworkKey(string(in.Network.UID), KeyRouter)}}
 	var out []ovn.Row
 	for _, natIP := range in.Table.IPs {
 		external, err := netip.ParseAddr(string(natIP.IP))
-		if err != nil || !external.Is4() || !slices.Contains(in.Held, external) {
+		if err != nil || external.Is6() != is6 || !slices.Contains(in.Held, external) {
 			continue
 		}
 		for _, sec := range natIP.Sections {
 			internal, err := netip.ParseAddr(string(sec.IP))
-			if err != nil || !internal.Is4() || sec.TargetRef == nil {
+			if err != nil || internal.Is6() != is6 || sec.TargetRef == nil {
 				continue
 			}
 			out = append(out, ovn.Row{

@@ -47,6 +47,7 @@ const (
 	keyRouterPortGW  = "lrp-gw"
 	keyProviderToGW  = "provider-lsp-to-gw"
 	keyDefaultRoute  = "route-default"
+	keyDefaultRoute6 = "route-default6"
 	keyGatewayPrefix = "gateway-chassis-"
 )
 
@@ -62,8 +63,11 @@ type NetworkInput struct {
 	Network   *apinetv1alpha1.Network
 	VNI       int64
 	TransitIP netip.Addr
-	Provider  Provider
-	Gateways  []GatewayChassis
+	// TransitIP6 is the gateway port's IPv6 address (only when the
+	// provider network carries IPv6).
+	TransitIP6 netip.Addr
+	Provider   Provider
+	Gateways   []GatewayChassis
 	// Guest: the MTU told to IPv6 guests in router advertisements.
 	Guest Guest
 }
@@ -86,8 +90,9 @@ func NetworkKey(uid, key string) string { return uid + "/" + key }
 // joined by a router port at 169.254.0.1/32, fe80::1/64 and
 // fd6f:766e:6574::1/128 that sends router advertisements
 // (routerAdvertisements); a distributed gateway port with
-// a transit address on the provider switch, on the gateway chassis; a
-// default route to the provider's next hop (docs/ovn-mapping.md).
+// a transit address (and an IPv6 one when the provider network carries
+// IPv6) on the provider switch, on the gateway chassis; a default route per
+// family to the provider's next hop (docs/ovn-mapping.md).
 func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 	nw := in.Network
 	if in.VNI < 1 || in.VNI > MaxVNI {
@@ -95,6 +100,13 @@ func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 	}
 	if !in.Provider.TransitPrefix.Contains(in.TransitIP) {
 		return nil, fmt.Errorf("transit IP %s is outside %s", in.TransitIP, in.Provider.TransitPrefix)
+	}
+	transit := []string{netip.PrefixFrom(in.TransitIP, in.Provider.TransitPrefix.Bits()).String()}
+	if in.Provider.IPv6() {
+		if !in.Provider.TransitPrefix6.Contains(in.TransitIP6) {
+			return nil, fmt.Errorf("transit IP %s is outside %s", in.TransitIP6, in.Provider.TransitPrefix6)
+		}
+		transit = append(transit, netip.PrefixFrom(in.TransitIP6, in.Provider.TransitPrefix6.Bits()).String())
 	}
 	uid := string(nw.UID)
 	key := func(k string) string { return NetworkKey(uid, k) }
@@ -112,12 +124,16 @@ func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 				Options: map[string]string{"router-port": routerPortLSName(nw)}}},
 		{Key: key(keyRouterPortGW), Parents: lr, Model: &nbdb.LogicalRouterPort{
 			Name: routerPortGWName(nw), MAC: networkMAC(in.VNI, 2),
-			Networks: []string{netip.PrefixFrom(in.TransitIP, in.Provider.TransitPrefix.Bits()).String()}}},
+			Networks: transit}},
 		{Key: key(keyProviderToGW), Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: KeyProviderSwitch}},
 			Model: &nbdb.LogicalSwitchPort{Name: ProviderSwitchName(in.Provider) + "/" + nw.Namespace + "/" + nw.Name, Type: "router",
 				Addresses: []string{"router"}, Options: map[string]string{"router-port": routerPortGWName(nw)}}},
 		{Key: key(keyDefaultRoute), Parents: []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: key(KeyRouter)}},
 			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: "0.0.0.0/0", Nexthop: in.Provider.NextHop.String()}},
+	}
+	if in.Provider.IPv6() {
+		rows = append(rows, ovn.Row{Key: key(keyDefaultRoute6), Parents: []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: key(KeyRouter)}},
+			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: "::/0", Nexthop: in.Provider.NextHop6.String()}})
 	}
 	gw := []ovn.Parent{{Table: nbdb.LogicalRouterPortTable, Column: "gateway_chassis", Key: key(keyRouterPortGW)}}
 	for _, g := range in.Gateways {

@@ -22,6 +22,9 @@ type NetworkInterfaceInput struct {
 	// PublicIPs are the public addresses the NIC holds (controllers/publicip):
 	// never the spec's literals.
 	PublicIPs []netip.Addr
+	// ProviderIPv6: the provider network carries IPv6 (Provider.IPv6), so
+	// IPv6 public IPs can be translated.
+	ProviderIPv6 bool
 	// Guest is what the guest is told by DHCP.
 	Guest Guest
 }
@@ -43,8 +46,8 @@ type NetworkInterfaceRows struct {
 	Rows      []ovn.Row
 	Prefixes  []apinetv1alpha1.IPPrefix
 	PublicIPs []apinetv1alpha1.IPAddr
-	// NotRealized names the parts of the NIC that have no rows (IPv6 public
-	// IPs): the NIC must not report Ready while this is not empty.
+	// NotRealized names the parts of the NIC that have no rows, and why: the
+	// NIC must not report Ready while this is not empty.
 	NotRealized []string
 }
 
@@ -54,9 +57,10 @@ type NetworkInterfaceRows struct {
 // /128) out of the internal router port (the guest answers ARP from
 // 169.254.0.1 and neighbor solicitations from the router's link-local
 // address), per prefix a route via the NIC's IP of that family; per held
-// IPv4 public IP a centralized dnat_and_snat (docs/ovn-mapping.md); DHCPv4
-// options that tell an IPv4 guest its address (dhcpOptions). IPv6 public IPs
-// are listed in NotRealized.
+// public IP a centralized dnat_and_snat to the NIC's IP of its family
+// (IPv6 only when the provider network carries it) (docs/ovn-mapping.md);
+// DHCPv4 and DHCPv6 options that tell the guest its addresses
+// (dhcpOptions, dhcpv6Options).
 func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
 	nic, nw := in.NIC, in.Network
 	var out NetworkInterfaceRows
@@ -116,23 +120,20 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 		out.Prefixes = append(out.Prefixes, apinetv1alpha1.IPPrefix(pfx.String()))
 		out.Rows = append(out.Rows, route(pfx, via))
 	}
-	for _, pub := range nic.Spec.PublicIPs {
-		if pub.Family() == apinetv1alpha1.IPv6 {
-			out.NotRealized = append(out.NotRealized, "IPv6 public IP "+pub.Name)
-		}
-	}
 	for _, a := range in.PublicIPs {
-		if !a.Is4() {
-			continue // listed above from the spec
-		}
-		if !v4.IsValid() {
-			out.NotRealized = append(out.NotRealized, "public IP "+a.String()+" (the interface has no IPv4 address to translate it to)")
+		internal := own(a.Is6())
+		switch {
+		case a.Is6() && !in.ProviderIPv6:
+			out.NotRealized = append(out.NotRealized, "IPv6 public IP "+a.String()+" (the provider network carries no IPv6)")
+			continue
+		case !internal.IsValid():
+			out.NotRealized = append(out.NotRealized, "public IP "+a.String()+" (the interface has no address of its family to translate it to)")
 			continue
 		}
 		out.PublicIPs = append(out.PublicIPs, apinetv1alpha1.IPAddr(a.String()))
 		out.Rows = append(out.Rows, ovn.Row{
 			Key: key("nat/" + a.String()), Parents: routerNAT,
-			Model: &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: v4.String()},
+			Model: &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: internal.String()},
 		})
 	}
 	port := &nbdb.LogicalSwitchPort{

@@ -17,9 +17,25 @@ type Provider struct {
 	TransitPrefix netip.Prefix
 	// NextHop is the upstream router on the transit prefix, e.g. 100.64.0.1.
 	NextHop netip.Addr
+	// TransitPrefix6 and NextHop6 are the same for IPv6, e.g. fd00:64::/64
+	// and fd00:64::1. Unset: the provider network carries no IPv6, and no
+	// IPv6 public address is realized.
+	TransitPrefix6 netip.Prefix
+	NextHop6       netip.Addr
 	// PublicPrefixes are the public pools: traffic with these sources (and
 	// transit ones) may leave to the provider network.
 	PublicPrefixes []netip.Prefix
+}
+
+// IPv6 reports whether the provider network carries IPv6.
+func (p Provider) IPv6() bool { return p.TransitPrefix6.IsValid() && p.NextHop6.IsValid() }
+
+// TransitPrefixes are the transit prefixes of both families (IPv6 when set).
+func (p Provider) TransitPrefixes() []netip.Prefix {
+	if p.IPv6() {
+		return []netip.Prefix{p.TransitPrefix, p.TransitPrefix6}
+	}
+	return []netip.Prefix{p.TransitPrefix}
 }
 
 // ProviderTunnelKey is the provider switch's tunnel key: below every VNI
@@ -28,10 +44,12 @@ const ProviderTunnelKey = "100"
 
 // Keys of the provider network's rows (owner: ProviderOwner).
 const (
-	KeyProviderSwitch    = "provider-ls"
-	keyProviderLocalnet  = "provider-localnet"
-	keyProviderSources   = "provider-sources"
-	keyProviderLeakGuard = "provider-leak-guard"
+	KeyProviderSwitch     = "provider-ls"
+	keyProviderLocalnet   = "provider-localnet"
+	keyProviderSources    = "provider-sources"
+	keyProviderSources6   = "provider-sources6"
+	keyProviderLeakGuard  = "provider-leak-guard"
+	keyProviderLeakGuard6 = "provider-leak-guard6"
 )
 
 // ProviderOwner owns the provider network's rows. It is not an API object:
@@ -43,34 +61,45 @@ func ProviderOwner(p Provider) ovn.Owner {
 // ProviderSwitchName is the provider switch's name.
 func ProviderSwitchName(p Provider) string { return "provider/" + p.PhysicalNetwork }
 
-// ProviderRows: the provider switch with its localnet port, and an ACL that
-// drops traffic to the physical network whose source is neither public nor
-// transit, so a NetworkInterface without public IP or NAT leaks nothing
-// (docs/ovn-mapping.md; docs/design.md item 22).
+// ProviderRows: the provider switch with its localnet port, and per family
+// an ACL that drops traffic to the physical network whose source is neither
+// public nor transit, so a NetworkInterface without public IP or NAT leaks
+// nothing (docs/ovn-mapping.md; docs/design.md item 22). The IPv6 guard also
+// lets link-local sources pass (the gateway ports' neighbor discovery) and,
+// without IPv6 on the provider network, drops every other IPv6 source.
 func ProviderRows(p Provider) []ovn.Row {
 	sw := ProviderSwitchName(p)
 	localnet := sw + "/localnet"
-	sources := []string{p.TransitPrefix.String()}
-	for _, pfx := range p.PublicPrefixes {
-		if pfx.Addr().Is4() {
-			sources = append(sources, pfx.String())
-		}
+	sources := map[bool][]string{}
+	for _, pfx := range append(p.TransitPrefixes(), p.PublicPrefixes...) {
+		sources[pfx.Addr().Is6()] = append(sources[pfx.Addr().Is6()], pfx.Masked().String())
 	}
-	addressSet := "ovnet_provider_sources_" + sanitize(p.PhysicalNetwork)
+	sources[true] = append(sources[true], "fe80::/10")
 	parent := []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "ports", Key: KeyProviderSwitch}}
-	return []ovn.Row{
+	acls := []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "acls", Key: KeyProviderSwitch}}
+	rows := []ovn.Row{
 		{Key: KeyProviderSwitch, Model: &nbdb.LogicalSwitch{Name: sw, OtherConfig: map[string]string{"requested-tnl-key": ProviderTunnelKey}}},
 		{Key: keyProviderLocalnet, Parents: parent, Model: &nbdb.LogicalSwitchPort{
 			Name: localnet, Type: "localnet", Addresses: []string{"unknown"},
 			Options: map[string]string{"network_name": p.PhysicalNetwork},
 		}},
-		{Key: keyProviderSources, Model: &nbdb.AddressSet{Name: addressSet, Addresses: sources}},
-		{Key: keyProviderLeakGuard, Parents: []ovn.Parent{{Table: nbdb.LogicalSwitchTable, Column: "acls", Key: KeyProviderSwitch}},
-			Model: &nbdb.ACL{
-				Direction: nbdb.ACLDirectionToLport, Priority: 1000, Action: nbdb.ACLActionDrop,
-				Match: `outport == "` + localnet + `" && ip4 && !(ip4.src == $` + addressSet + `)`,
-			}},
 	}
+	for _, f := range []struct {
+		is6                       bool
+		set, ip, keySet, keyGuard string
+	}{
+		{false, "ovnet_provider_sources_", "ip4", keyProviderSources, keyProviderLeakGuard},
+		{true, "ovnet_provider_sources6_", "ip6", keyProviderSources6, keyProviderLeakGuard6},
+	} {
+		set := f.set + sanitize(p.PhysicalNetwork)
+		rows = append(rows,
+			ovn.Row{Key: f.keySet, Model: &nbdb.AddressSet{Name: set, Addresses: sources[f.is6]}},
+			ovn.Row{Key: f.keyGuard, Parents: acls, Model: &nbdb.ACL{
+				Direction: nbdb.ACLDirectionToLport, Priority: 1000, Action: nbdb.ACLActionDrop,
+				Match: `outport == "` + localnet + `" && ` + f.ip + ` && !(` + f.ip + `.src == $` + set + `)`,
+			}})
+	}
+	return rows
 }
 
 // sanitize makes s usable in an address-set name (letters, digits, _).

@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/ovnet-dev/ovnet/devstack"
 )
 
 // peerLog is a TCP and a UDP server on one port inside a network
@@ -72,6 +76,25 @@ func (p *peerLog) since(n int) []netip.AddrPort {
 }
 
 func (p *peerLog) count() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.peers) }
+
+// sourceOf sends one TCP connection or UDP datagram from vm to ip:port (a
+// port p listens on) and returns the source p saw.
+func (p *peerLog) sourceOf(vm *devstack.VM, proto, ip, port string) (netip.AddrPort, error) {
+	n := p.count()
+	args := []string{"nc", "-w", "2"}
+	if proto == "udp" {
+		args = append(args, "-u")
+	}
+	for range 5 {
+		cmd := vm.Command(append(args, ip, port)...)
+		cmd.Stdin = strings.NewReader("hello\n")
+		_ = cmd.Run()
+		if got := p.since(n); len(got) > 0 {
+			return got[0], nil
+		}
+	}
+	return netip.AddrPort{}, fmt.Errorf("%s from %s to %s: nothing arrived", proto, vm.NetNS, net.JoinHostPort(ip, port))
+}
 
 // inNamespace runs fn with the calling goroutine's thread in namespace ns
 // (sockets opened by fn stay in ns).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,23 +67,8 @@ func TestNATGateway(t *testing.T) {
 	t.Logf("NAT IP %s, blocks %v", natIP, blocks)
 
 	peers := listenIn(t, e.s.Layout.External, "9001")
-	// from sends one TCP connection or UDP datagram from vm and returns the
-	// source the external host saw.
 	from := func(vm *devstack.VM, proto string) (netip.AddrPort, error) {
-		n := peers.count()
-		args := []string{"nc", "-w", "2"}
-		if proto == "udp" {
-			args = append(args, "-u")
-		}
-		for range 5 {
-			cmd := vm.Command(slices.Concat(args, []string{upstream, "9001"})...)
-			cmd.Stdin = strings.NewReader("hello\n")
-			_ = cmd.Run()
-			if got := peers.since(n); len(got) > 0 {
-				return got[0], nil
-			}
-		}
-		return netip.AddrPort{}, fmt.Errorf("%s from %s: nothing arrived", proto, vm.NetNS)
+		return peers.sourceOf(vm, proto, upstream, "9001")
 	}
 	for _, c := range []struct {
 		name string
