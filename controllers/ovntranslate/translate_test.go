@@ -76,12 +76,15 @@ func TestTranslation(t *testing.T) {
 	if got := nbctl("--bare", "--columns=other_config", "find", "Logical_Switch", "name="+sw); got != "requested-tnl-key="+nw.Spec.ID {
 		t.Errorf("switch other_config = %q, want requested-tnl-key=%s", got, nw.Spec.ID)
 	}
-	transit := nw.Annotations[ovntranslate.AnnotationTransitIP]
-	if got := nbctl("--bare", "--columns=networks", "find", "Logical_Router_Port", "name="+sw+"/lr-gw"); got != transit+"/16" {
-		t.Errorf("gateway port networks = %q, want %s/16", got, transit)
+	transit, transit6 := nw.Annotations[ovntranslate.AnnotationTransitIP], nw.Annotations[ovntranslate.AnnotationTransitIP6]
+	if got := nbctl("--bare", "--columns=networks", "find", "Logical_Router_Port", "name="+sw+"/lr-gw"); got != transit+"/16 "+transit6+"/64" {
+		t.Errorf("gateway port networks = %q, want %s/16 %s/64", got, transit, transit6)
 	}
 	if _, err := netip.ParseAddr(transit); err != nil || transit == "100.64.0.1" {
 		t.Errorf("transit address %q", transit)
+	}
+	if a, err := netip.ParseAddr(transit6); err != nil || !netip.MustParsePrefix("fd00:64::/64").Contains(a) || transit6 == "fd00:64::1" {
+		t.Errorf("IPv6 transit address %q", transit6)
 	}
 	if got := nbctl("--bare", "--columns=name", "find", "Logical_Router", "external_ids:apinet.ironcore.dev/owner-name=net"); got != sw {
 		t.Errorf("router found by owner = %q", got)
