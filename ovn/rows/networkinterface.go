@@ -57,8 +57,10 @@ type NetworkInterfaceRows struct {
 // /128) out of the internal router port (the guest answers ARP from
 // 169.254.0.1 and neighbor solicitations from the router's link-local
 // address), per prefix a route via the NIC's IP of that family; per held
-// public IP a centralized dnat_and_snat to the NIC's IP of its family
-// (IPv6 only when the provider network carries it) (docs/ovn-mapping.md);
+// public IP a distributed dnat_and_snat to the NIC's IP of its family
+// (IPv6 only when the provider network carries it): with the NIC's port as
+// logical_port and its ExternalMAC, the NIC's chassis translates and puts
+// the traffic on the provider network itself (docs/ovn-mapping.md);
 // DHCPv4 and DHCPv6 options that tell the guest its addresses
 // (dhcpOptions, dhcpv6Options).
 func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
@@ -88,6 +90,8 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 		return v4
 	}
 	mac := apinetv1alpha1.NetworkInterfaceMAC(nic)
+	portName := apinetv1alpha1.NetworkInterfacePortName(nic)
+	external := ExternalMAC(mac)
 	key := func(k string) string { return string(nic.UID) + "/" + k }
 	uid := string(nw.UID)
 	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: NetworkKey(uid, KeyRouter)}}
@@ -133,11 +137,12 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 		out.PublicIPs = append(out.PublicIPs, apinetv1alpha1.IPAddr(a.String()))
 		out.Rows = append(out.Rows, ovn.Row{
 			Key: key("nat/" + a.String()), Parents: routerNAT,
-			Model: &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: internal.String()},
+			Model: &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: internal.String(),
+				LogicalPort: &portName, ExternalMAC: &external},
 		})
 	}
 	port := &nbdb.LogicalSwitchPort{
-		Name:         apinetv1alpha1.NetworkInterfacePortName(nic),
+		Name:         portName,
 		Addresses:    []string{strings.Join(addresses, " ")},
 		PortSecurity: []string{strings.Join(security, " ")},
 	}
@@ -168,6 +173,11 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 	slices.Sort(out.PublicIPs)
 	return out, nil
 }
+
+// ExternalMAC is the MAC a NIC's public IPs have on the provider network:
+// its own MAC with the first byte 0x0e (also locally administered), so the
+// two never clash on one segment.
+func ExternalMAC(nicMAC string) string { return "0e" + nicMAC[2:] }
 
 // dhcpOptions answer a guest's DHCPv4 as a VM expects on ironcore: its
 // address as a /32 (the mask comes from the row's cidr), the router

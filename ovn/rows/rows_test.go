@@ -101,6 +101,11 @@ func TestNetworkInterfaceRows(t *testing.T) {
 			routes = append(routes, m.IPPrefix+" via "+m.Nexthop+" out "+*m.OutputPort)
 		case *nbdb.NAT:
 			nats = append(nats, m.Type+" "+m.ExternalIP+" "+m.LogicalIP)
+			// Distributed: translated on the NIC's chassis, with a MAC of
+			// its own on the provider network.
+			if m.LogicalPort == nil || *m.LogicalPort != "default/a" || m.ExternalMAC == nil || *m.ExternalMAC == mac || !strings.HasPrefix(*m.ExternalMAC, "0e:") {
+				t.Errorf("NAT row %+v is not distributed to the NIC's port with its own MAC", m)
+			}
 		}
 		if !strings.HasPrefix(r.Key, "nic-uid/") {
 			t.Errorf("key %q does not carry the NIC's UID", r.Key)

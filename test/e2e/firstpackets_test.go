@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +157,17 @@ func (e *env) countRows(cond string) int {
 		out := e.nbctl("--bare", "--columns=_uuid", "find", table, cond)
 		n += len(strings.Fields(out))
 	}
+	return n
+}
+
+// captured is the number of packets in tcpdump's "N packets captured"
+// summary of out (-1: no summary).
+func captured(out string) int {
+	m := regexp.MustCompile(`(?m)^(\d+) packets? captured`).FindStringSubmatch(out)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(m[1])
 	return n
 }
 

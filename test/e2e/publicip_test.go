@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -16,9 +20,11 @@ import (
 const upstream = "100.64.0.1"
 
 // TestPublicIP: the external host reaches a NIC's public IP and sees it as
-// the source of the NIC's outgoing traffic; a NIC without public IP leaks
-// nothing onto the provider network; when the active gateway chassis
-// fails, another takes over and the public IP answers again.
+// the source of the NIC's outgoing traffic; that traffic enters and leaves
+// the provider network on the NIC's own chassis, not on the gateway
+// chassis; a NIC without public IP leaks nothing onto the provider
+// network; when the active gateway chassis fails, the public IP keeps
+// answering, and another chassis takes the gateway port over.
 func TestPublicIP(t *testing.T) {
 	e := setup(t)
 	nw := e.network("net1")
@@ -40,6 +46,18 @@ func TestPublicIP(t *testing.T) {
 
 	mustReach(t, ext, publicIP)
 	mustReach(t, vmP, upstream)
+	// Distributed: the public IP's packets cross the provider interface of
+	// the NIC's chassis and not the gateway chassis's.
+	onNIC := capture(t, e.chassis(others[0]).NetNS, "pv0", "ip and host "+publicIP)
+	onGateway := capture(t, e.chassis(gw).NetNS, "pv0", "ip and host "+publicIP)
+	mustReach(t, ext, publicIP)
+	mustReach(t, vmP, upstream)
+	if got := onNIC(); captured(got) < 1 {
+		t.Errorf("the public IP's traffic did not cross %s's provider interface:\n%s", others[0], got)
+	}
+	if got := onGateway(); captured(got) != 0 {
+		t.Errorf("the public IP's traffic crossed the gateway chassis %s:\n%s", gw, got)
+	}
 	// Outgoing traffic leaves with the public IP: the external host's
 	// listener sees it as the peer.
 	if got := peerSeenBy(t, ext, vmP, upstream); got != publicIP {
@@ -51,7 +69,7 @@ func TestPublicIP(t *testing.T) {
 	if ping(vmA, upstream) {
 		t.Error("a NIC without public IP reached the external host")
 	}
-	if got := leak(); !strings.Contains(got, "0 packets captured") {
+	if got := leak(); captured(got) != 0 {
 		t.Errorf("the private source leaked onto the provider network:\n%s", got)
 	}
 
@@ -61,17 +79,31 @@ func TestPublicIP(t *testing.T) {
 	if err := failed.SetLinks("down"); err != nil {
 		t.Fatal(err)
 	}
+	// The public IP does not depend on the gateway chassis: it answers at
+	// once (ping tries for a few seconds), before any failover.
+	if !ping(ext, publicIP) {
+		t.Errorf("the public IP stopped answering when the gateway chassis %s failed", gw)
+	}
 	start := time.Now()
-	testenv.Eventually(t, 60*time.Second, "public IP answers again after gateway failover", func() error {
-		if !ping(ext, publicIP) {
+	testenv.Eventually(t, 60*time.Second, "the gateway port moves to another chassis", func() error {
+		if now := e.activeChassisOfGateway(nw); now == gw || now == "" {
+			return fmt.Errorf("gateway port on %q", now)
+		}
+		return nil
+	})
+	// What is centralized (the gateway port itself, NAT gateways, VIPs)
+	// follows: the port answers at its transit address from the new chassis.
+	if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(nw), nw); err != nil {
+		t.Fatal(err)
+	}
+	transit := nw.Annotations[ovntranslate.AnnotationTransitIP]
+	testenv.Eventually(t, 60*time.Second, "the gateway port answers at "+transit+" after failover", func() error {
+		if !ping(ext, transit) {
 			return fmt.Errorf("no answer")
 		}
 		return nil
 	})
-	t.Logf("gateway %s failed: %s answered again after %s", gw, publicIP, time.Since(start).Round(100*time.Millisecond))
-	if now := e.activeChassisOfGateway(nw); now == gw || now == "" {
-		t.Errorf("gateway port still on %q after %s failed", now, gw)
-	}
+	t.Logf("gateway %s failed: its port moved and answered after %s", gw, time.Since(start).Round(100*time.Millisecond))
 	if got := peerSeenBy(t, ext, vmP, upstream); got != publicIP {
 		t.Errorf("after failover the external host saw %q, want %s", got, publicIP)
 	}
