@@ -13,6 +13,8 @@ type ControllerOptions struct {
 	PublicPrefixes []string
 	// NB, when set, makes the controller write OVN rows there.
 	NB string
+	// SB, when set, is read for load balancers' health checks.
+	SB string
 }
 
 // BuildBinaries builds ovnet's commands into dir (go build, cached by Go).
@@ -38,6 +40,9 @@ func (s *Stack) StartController(binDir string, opts ControllerOptions) error {
 	}
 	if opts.NB != "" {
 		args = append(args, "--ovn-nb", opts.NB)
+	}
+	if opts.SB != "" {
+		args = append(args, "--ovn-sb", opts.SB)
 	}
 	// The transit prefixes the external host's addresses are on.
 	p := s.Provider

@@ -29,18 +29,25 @@ import (
 // translation) running inside a test process.
 type InProcess struct {
 	NB     *ovn.Client
+	SB     *ovn.Client
 	cancel context.CancelFunc
 	done   chan struct{}
 	synced atomic.Bool
 }
 
 // StartInProcess runs the controllers against the API server of cfg and the
-// NB database at nbEndpoint, with VNIs from [minVNI, maxVNI].
-func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider, minVNI, maxVNI int64) (*InProcess, error) {
+// NB and SB databases of central, with VNIs from [minVNI, maxVNI].
+func StartInProcess(cfg *rest.Config, central *Central, provider rows.Provider, minVNI, maxVNI int64) (*InProcess, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	nb, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{nbEndpoint}, Logger: logr.Discard()})
+	nb, err := ovn.ConnectNB(ctx, ovn.Config{Endpoints: []string{central.NBEndpoint()}, Logger: logr.Discard()})
 	if err != nil {
 		cancel()
+		return nil, err
+	}
+	sb, err := ovn.ConnectSB(ctx, ovn.Config{Endpoints: []string{central.SBEndpoint()}, Logger: logr.Discard()})
+	if err != nil {
+		cancel()
+		nb.Close()
 		return nil, err
 	}
 	skip := true
@@ -52,6 +59,7 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 	if err != nil {
 		cancel()
 		nb.Close()
+		sb.Close()
 		return nil, err
 	}
 	ids, err := ipam.NewIDPool(minVNI, maxVNI)
@@ -68,14 +76,15 @@ func StartInProcess(cfg *rest.Config, nbEndpoint string, provider rows.Provider,
 		err = policy.Setup(mgr)
 	}
 	if err == nil {
-		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Provider: provider, Guest: TestGuest()})
+		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, SB: sb, Provider: provider, Guest: TestGuest()})
 	}
 	if err != nil {
 		cancel()
 		nb.Close()
+		sb.Close()
 		return nil, err
 	}
-	p := &InProcess{NB: nb, cancel: cancel, done: make(chan struct{})}
+	p := &InProcess{NB: nb, SB: sb, cancel: cancel, done: make(chan struct{})}
 	go func() { _ = mgr.Start(ctx); close(p.done) }()
 	go func() { p.synced.Store(mgr.GetCache().WaitForCacheSync(ctx)) }()
 	return p, nil
@@ -111,6 +120,7 @@ func (p *InProcess) Stop() {
 	p.cancel()
 	<-p.done
 	p.NB.Close()
+	p.SB.Close()
 	p.cancel = nil
 }
 

@@ -64,9 +64,10 @@ func plugSteps(tapNS, tap, vmNS string) [][]string {
 // AttachVMOn creates namespace vmNS on the machine host enters (nil: this
 // one; for a kind node: docker exec <node>), moves tap there from
 // namespace tapNS of that machine (empty: its own) as eth0, with each of
-// ips as a host address (/32, /128) and the default routes through the
-// Network's link-local gateways 169.254.0.1 and fe80::1, as a VM's DHCP or
-// cloud-init would configure it.
+// ips as a host address (/32, /128), 169.254.0.0/16 on-link and the
+// default routes through the Network's link-local gateways 169.254.0.1 and
+// fe80::1, as a VM's DHCP (ovn/rows/networkinterface.go) or cloud-init
+// would configure it.
 func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, error) {
 	steps := plugSteps(tapNS, tap, vmNS)
 	var v4, v6 bool
@@ -83,7 +84,7 @@ func AttachVMOn(host []string, tapNS, tap, vmNS string, ips []string) (*VM, erro
 	}
 	if v4 {
 		steps = append(steps,
-			[]string{"ip", "-n", vmNS, "route", "add", "169.254.0.1", "dev", "eth0", "scope", "link"},
+			[]string{"ip", "-n", vmNS, "route", "add", "169.254.0.0/16", "dev", "eth0", "scope", "link"},
 			[]string{"ip", "-n", vmNS, "route", "add", "default", "via", "169.254.0.1", "dev", "eth0", "onlink"},
 		)
 	}

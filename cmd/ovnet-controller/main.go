@@ -53,6 +53,7 @@ type flags struct {
 	kubeBurst          int
 	concurrency        int
 	nb                 string
+	sb                 string
 	nbKey, nbCert      string
 	nbCA               string
 	provider           string
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&f.concurrency, "concurrent-reconciles", 8, "objects of one kind reconciled at once (the load balancer scheduler always works one at a time)")
 	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (profiling); empty: off")
 	flag.StringVar(&f.nb, "ovn-nb", "", "OVN northbound endpoints, comma-separated (tcp:IP:PORT, ssl:IP:PORT, unix:PATH); empty: no OVN translation")
+	flag.StringVar(&f.sb, "ovn-sb", "", "OVN southbound endpoints, comma-separated, read for load balancers' health checks (same TLS files as --ovn-nb); empty: no health checks")
 	flag.StringVar(&f.nbKey, "ovn-nb-private-key", "", "client key (PEM) for ssl: endpoints")
 	flag.StringVar(&f.nbCert, "ovn-nb-certificate", "", "client certificate (PEM) for ssl: endpoints")
 	flag.StringVar(&f.nbCA, "ovn-nb-ca-cert", "", "CA certificate (PEM) that signed the NB server's certificate")
@@ -215,5 +217,17 @@ func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []n
 			guest.DNSServers = append(guest.DNSServers, a)
 		}
 	}
-	return ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, Guest: guest, Provider: provider})
+	opts := ovntranslate.Options{NB: nb, Guest: guest, Provider: provider}
+	if f.sb != "" {
+		sbEndpoints, err := ovn.ParseEndpoints(f.sb)
+		if err != nil {
+			return fmt.Errorf("--ovn-sb: %w", err)
+		}
+		sbCfg := cfg
+		sbCfg.Endpoints, sbCfg.LeaderOnly, sbCfg.Logger = sbEndpoints, false, ctrl.Log.WithName("ovsdb-sb")
+		if opts.SB, err = ovn.ConnectSB(ctx, sbCfg); err != nil {
+			return err
+		}
+	}
+	return ovntranslate.Setup(ctx, mgr, opts)
 }

@@ -157,7 +157,7 @@ func up(runDir, samples, binDir string, nodes, prefixes []string) error {
 	}
 	defer os.Remove(pidFile)
 	fmt.Println("ovnet-dev: starting ovnet-controller (public prefixes", prefixes, ") and one ovnet-agent per chassis")
-	if err := s.StartController(binDir, devstack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint()}); err != nil {
+	if err := s.StartController(binDir, devstack.ControllerOptions{PublicPrefixes: prefixes, NB: s.Central.NBEndpoint(), SB: s.Central.SBEndpoint()}); err != nil {
 		return err
 	}
 	if err := s.StartAgents(binDir); err != nil {

@@ -15,6 +15,7 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/internal/patch"
+	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
 
@@ -27,6 +28,8 @@ type LoadBalancerReconciler struct {
 	Scope publicip.Scope
 	// ProviderIPv6: a Public LB's IPv6 VIPs can be reached (rows.Provider.IPv6).
 	ProviderIPv6 bool
+	// SB, when set, is where the health checks' results are read.
+	SB *ovn.Client
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancers,verbs=get;list;watch;update;patch
@@ -34,11 +37,11 @@ type LoadBalancerReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=loadbalancerroutings,verbs=get;list;watch
 
 func setupLoadBalancer(d deps) error {
-	r := &LoadBalancerReconciler{Scope: d.scope, ProviderIPv6: d.provider.IPv6()}
+	r := &LoadBalancerReconciler{Scope: d.scope, ProviderIPv6: d.provider.IPv6(), SB: d.sb}
 	r.translator = translatorFor(d, "LoadBalancer", func() *apinetv1alpha1.LoadBalancer { return &apinetv1alpha1.LoadBalancer{} },
 		func(lb *apinetv1alpha1.LoadBalancer) *[]metav1.Condition { return &lb.Status.Conditions })
 	r.translate = r.reconcile
-	return ctrl.NewControllerManagedBy(d.mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
+	b := ctrl.NewControllerManagedBy(d.mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
 		// The routing of the same name holds the backends.
 		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfNetwork))).
@@ -47,8 +50,12 @@ func setupLoadBalancer(d deps) error {
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfNIC))).
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(d.c, "loadbalancers"))).
-		WatchesRawSource(d.drift.source("LoadBalancer")).
-		Complete(patch.RequeueConflicts(r))
+		WatchesRawSource(d.drift.source("LoadBalancer"))
+	if d.sb != nil {
+		// Health checks' results.
+		b = b.WatchesRawSource(serviceMonitorChanges(d.sb, d.c))
+	}
+	return b.Complete(patch.RequeueConflicts(r))
 }
 
 func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) (ctrl.Result, error) {
@@ -86,29 +93,33 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 			vips = append(vips, v)
 		}
 	}
-	backends, err := r.backends(ctx, lb)
+	backends, backendPorts, err := r.backends(ctx, lb)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	want, err := rows.LoadBalancerRows(rows.LoadBalancerInput{LB: lb, Network: nw, VIPs: vips, Backends: backends})
+	hc, problem := healthCheckOf(lb, r.SB != nil)
+	want, err := rows.LoadBalancerRows(rows.LoadBalancerInput{LB: lb, Network: nw, VIPs: vips, Backends: backends, HealthCheck: hc, BackendPorts: backendPorts})
 	if err != nil {
 		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, "Invalid", err.Error())
 	}
 	if res, ok, err := r.write(ctx, lb, nw.Name, want); !ok {
 		return res, err
 	}
+	// One status write carries both conditions.
+	before := lb.DeepCopy()
+	r.backendHealth(lb, hc, problem, backendPorts)
+	status, reason, msg := metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d VIPs with %d backends in rotation", len(vips), len(backends))
 	switch {
 	case len(v6Public) > 0:
-		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, ReasonNotRealized,
-			fmt.Sprintf("not realized: public IPv6 VIPs %s (the provider network carries no IPv6); %d VIPs with %d backends in rotation", strings.Join(v6Public, ", "), len(vips), len(backends)))
+		status, reason = metav1.ConditionFalse, ReasonNotRealized
+		msg = fmt.Sprintf("not realized: public IPv6 VIPs %s (the provider network carries no IPv6); %s", strings.Join(v6Public, ", "), msg)
 	case len(vips) == 0:
-		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)")
+		status, reason, msg = metav1.ConditionFalse, notHeldReason(lb.Status.Conditions), "no IP of the load balancer is held (see condition PublicIPsClaimed)"
 	case len(vips) < len(lb.Spec.IPs):
-		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, notHeldReason(lb.Status.Conditions),
-			fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %d VIPs with %d backends in rotation", len(vips), len(lb.Spec.IPs), len(vips), len(backends)))
+		status, reason = metav1.ConditionFalse, notHeldReason(lb.Status.Conditions)
+		msg = fmt.Sprintf("%d of %d IPs held (see condition PublicIPsClaimed); %s", len(vips), len(lb.Spec.IPs), msg)
 	}
-	return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionTrue, "RowsWritten",
-		fmt.Sprintf("%d VIPs with %d backends in rotation", len(vips), len(backends)))
+	return ctrl.Result{}, r.report(ctx, before, lb, status, reason, msg)
 }
 
 // vips: an Internal LB's addresses as given (checked against the other
@@ -127,13 +138,15 @@ func (r *LoadBalancerReconciler) vips(ctx context.Context, lb *apinetv1alpha1.Lo
 
 // backends are the routing's destinations, without those whose interface
 // is known and not Ready (out of rotation until its agent reports it
-// Ready again).
-func (r *LoadBalancerReconciler) backends(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) ([]netip.Addr, error) {
+// Ready again), and the logical switch port of each whose interface is
+// known (where health checks probe it).
+func (r *LoadBalancerReconciler) backends(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) ([]netip.Addr, map[netip.Addr]string, error) {
 	routing := &apinetv1alpha1.LoadBalancerRouting{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(lb), routing); err != nil {
-		return nil, client.IgnoreNotFound(err)
+		return nil, nil, client.IgnoreNotFound(err)
 	}
 	var out []netip.Addr
+	ports := map[netip.Addr]string{}
 	for _, d := range routing.Destinations {
 		a, err := netip.ParseAddr(string(d.IP))
 		if err != nil {
@@ -143,13 +156,16 @@ func (r *LoadBalancerReconciler) backends(ctx context.Context, lb *apinetv1alpha
 			nic := &apinetv1alpha1.NetworkInterface{}
 			err := r.Get(ctx, types.NamespacedName{Namespace: lb.Namespace, Name: d.TargetRef.Name}, nic)
 			if client.IgnoreNotFound(err) != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			if err == nil && nic.UID == d.TargetRef.UID && nic.Status.State != apinetv1alpha1.NetworkInterfaceStateReady {
-				continue
+			if err == nil && nic.UID == d.TargetRef.UID {
+				if nic.Status.State != apinetv1alpha1.NetworkInterfaceStateReady {
+					continue
+				}
+				ports[a] = apinetv1alpha1.NetworkInterfacePortName(nic)
 			}
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return out, ports, nil
 }

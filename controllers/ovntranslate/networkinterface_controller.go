@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
@@ -72,6 +73,9 @@ func setupNetworkInterface(d deps) error {
 		// What the NIC holds: its IPs' claims and their locks.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("networkinterfaces"))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "networkinterfaces"))).
+		// Becoming or ceasing to be a Public LB's backend moves its public
+		// IPs' translation (rows.NetworkInterfaceInput.PublicLBBackend).
+		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(destinationsWithPublicIPs(c))).
 		// Internal address conflicts: the users of the same addresses.
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
 		Watches(&apinetv1alpha1.LoadBalancer{}, handler.EnqueueRequestsFromMapFunc(sharersOf(c))).
@@ -111,7 +115,14 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held, ProviderIPv6: r.ProviderIPv6, Guest: r.Guest})
+	lbBackend := false
+	if len(held) > 0 {
+		if lbBackend, err = publicLBBackend(ctx, r.Client, nic); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	built, err := rows.NetworkInterfaceRowsFor(rows.NetworkInterfaceInput{NIC: nic, Network: nw, Chassis: chassisOf(node), PublicIPs: held,
+		ProviderIPv6: r.ProviderIPv6, PublicLBBackend: lbBackend, Guest: r.Guest})
 	if err != nil {
 		return ctrl.Result{}, r.unrealize(ctx, nic, "Invalid", err.Error())
 	}
@@ -135,6 +146,47 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		msg = "waiting for public IPs " + strings.Join(append(unallocated, unheld...), ", ") + " to be held; " + msg
 	}
 	return ctrl.Result{}, r.report(ctx, before, nic, status, reason, msg)
+}
+
+// publicLBBackend reports whether nic is a destination of a Public
+// LoadBalancer of its Network.
+func publicLBBackend(ctx context.Context, c client.Reader, nic *apinetv1alpha1.NetworkInterface) (bool, error) {
+	var routings apinetv1alpha1.LoadBalancerRoutingList
+	if err := c.List(ctx, &routings, client.InNamespace(nic.Namespace), client.MatchingFields{indexDestination: string(nic.UID)}); err != nil {
+		return false, fmt.Errorf("list the load balancer routings of %s: %w", nic.Name, err)
+	}
+	for _, routing := range routings.Items {
+		lb := &apinetv1alpha1.LoadBalancer{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(&routing), lb); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return false, err
+		}
+		if lb.Spec.Type == apinetv1alpha1.LoadBalancerTypePublic && lb.Spec.NetworkRef.Name == nic.Spec.NetworkRef.Name && lb.DeletionTimestamp.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// destinationsWithPublicIPs maps a routing to its destination NICs that
+// ask for public IPs (the others' rows do not depend on it).
+func destinationsWithPublicIPs(c client.Reader) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var out []reconcile.Request
+		for _, d := range o.(*apinetv1alpha1.LoadBalancerRouting).Destinations {
+			if d.TargetRef == nil {
+				continue
+			}
+			key := types.NamespacedName{Namespace: o.GetNamespace(), Name: d.TargetRef.Name}
+			nic := &apinetv1alpha1.NetworkInterface{}
+			if err := c.Get(ctx, key, nic); err == nil && len(nic.Spec.PublicIPs) > 0 {
+				out = append(out, reconcile.Request{NamespacedName: key})
+			}
+		}
+		return out
+	}
 }
 
 // unheldPublicIPs names the entries of spec.publicIPs that have no row:

@@ -44,11 +44,15 @@ const (
 	indexNode  = "spec.nodeRef.name"
 	// indexPeeredID: Networks by the IDs their spec.peerings list.
 	indexPeeredID = "spec.peerings.id"
+	// indexDestination: LoadBalancerRoutings by their destinations' NIC UIDs.
+	indexDestination = "destinations.targetRef.uid"
 )
 
 // Options configure the translation.
 type Options struct {
-	NB       *ovn.Client
+	NB *ovn.Client
+	// SB, optional, is read for the load balancers' health checks.
+	SB       *ovn.Client
 	Provider rows.Provider
 	// Guest is what DHCP tells the guests behind NetworkInterfaces.
 	Guest rows.Guest
@@ -85,6 +89,17 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, indexAddress, addressKeys); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.LoadBalancerRouting{}, indexDestination, func(o client.Object) []string {
+		var uids []string
+		for _, d := range o.(*apinetv1alpha1.LoadBalancerRouting).Destinations {
+			if d.TargetRef != nil {
+				uids = append(uids, string(d.TargetRef.UID))
+			}
+		}
+		return uids
+	}); err != nil {
+		return err
+	}
 	if err := idx.IndexField(ctx, &apinetv1alpha1.Network{}, indexPeeredID, func(o client.Object) []string {
 		var ids []string
 		for _, p := range o.(*apinetv1alpha1.Network).Spec.Peerings {
@@ -95,7 +110,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	d := deps{
-		mgr: mgr, c: mgr.GetClient(), nb: opts.NB, rec: mgr.GetEventRecorder("ovnet-controller"), provider: opts.Provider, guest: opts.Guest,
+		mgr: mgr, c: mgr.GetClient(), nb: opts.NB, sb: opts.SB, rec: mgr.GetEventRecorder("ovnet-controller"), provider: opts.Provider, guest: opts.Guest,
 		scope: publicip.Scope{Public: opts.Provider.PublicPrefixes, Transit: opts.Provider.TransitPrefixes()},
 		drift: newRowEvents(opts.NB),
 	}

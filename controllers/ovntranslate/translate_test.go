@@ -24,7 +24,7 @@ import (
 // (or the test ends); it returns the manager's NB client.
 func start(t *testing.T, env *testenv.Env, central *devstack.Central) (*ovn.Client, func()) {
 	t.Helper()
-	p, err := devstack.StartInProcess(env.Config, central.NBEndpoint(), devstack.TestProvider(), 300, 400)
+	p, err := devstack.StartInProcess(env.Config, central, devstack.TestProvider(), 300, 400)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,7 @@ type deps struct {
 	mgr      manager.Manager
 	c        client.Client
 	nb       *ovn.Client
+	sb       *ovn.Client // nil: no health checks
 	rec      recorder.EventRecorder
 	scope    publicip.Scope
 	provider rows.Provider

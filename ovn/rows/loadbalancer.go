@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +27,30 @@ type LoadBalancerInput struct {
 	VIPs []netip.Addr
 	// Backends are the destination addresses in rotation.
 	Backends []netip.Addr
+	// HealthCheck, when set, has OVN probe the backends (healthCheckRows).
+	HealthCheck *HealthCheck
+	// BackendPorts map a backend address to its NIC's logical switch port:
+	// where the probes of a health check are sent.
+	BackendPorts map[netip.Addr]string
 }
+
+// HealthCheck is how OVN's service monitor probes a LoadBalancer's
+// backends (docs/loadbalancer.md): a TCP connect or a UDP datagram to the
+// backend's port every Interval seconds, answered within Timeout; after
+// FailureCount failures the backend leaves the VIP's rotation, after
+// SuccessCount successes it is back.
+type HealthCheck struct {
+	// Ports are the checked ports of the LB (none: the first port of each
+	// protocol). Only the VIP entries of a checked port follow the probes.
+	Ports                                         []int
+	Interval, Timeout, SuccessCount, FailureCount int
+}
+
+// HealthCheckSource is the address the probes come from. The guests'
+// DHCP routes put 169.254.0.0/16 on-link, so a backend answers a probe
+// straight to the service monitor's MAC, which is the only answer OVN
+// catches; 169.254.0.1 is the router.
+const HealthCheckSource = "169.254.0.2"
 
 // LoadBalancerRows (docs/ovn-mapping.md): per protocol of its ports one
 // OVN Load_Balancer (`<ns>/<name>/<protocol>`) whose VIPs are every LB IP
@@ -89,8 +113,11 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 			}
 		}
 		protocol := nbdb.LoadBalancerProtocol(proto)
-		out = append(out, ovn.Row{Key: uid + "/lb/" + proto, Parents: parents,
-			Model: &nbdb.LoadBalancer{Name: base + "/" + proto, Protocol: &protocol, Vips: m, Options: options}})
+		row := &nbdb.LoadBalancer{Name: base + "/" + proto, Protocol: &protocol, Vips: m, Options: options}
+		out = append(out, ovn.Row{Key: uid + "/lb/" + proto, Parents: parents, Model: row})
+		if in.HealthCheck != nil && proto != "sctp" {
+			out = append(out, healthCheckRows(in, row, uid+"/lb/"+proto, vips, backends, ports)...)
+		}
 	}
 	router := []ovn.Parent{{Table: nbdb.LogicalRouterTable, Column: "static_routes", Key: NetworkKey(netUID, KeyRouter)}}
 	for _, v := range vips {
@@ -98,6 +125,46 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 			Model: &nbdb.LogicalRouterStaticRoute{IPPrefix: netip.PrefixFrom(v, v.BitLen()).String(), Nexthop: "discard"}})
 	}
 	return out, nil
+}
+
+// healthCheckRows: one Load_Balancer_Health_Check per IPv4 VIP and checked
+// port of the protocol's Load_Balancer row lb (key lbKey), and lb's
+// ip_port_mappings: each IPv4 backend's NIC port and the probes' source.
+// OVN 23.03's service monitor probes IPv4 only: IPv6 VIPs stay unchecked.
+func healthCheckRows(in LoadBalancerInput, lb *nbdb.LoadBalancer, lbKey string, vips, backends []netip.Addr, ports []int) []ovn.Row {
+	checked := in.HealthCheck.Ports
+	if len(checked) == 0 {
+		checked = ports[:1]
+	}
+	hc := in.HealthCheck
+	options := map[string]string{
+		"interval": strconv.Itoa(hc.Interval), "timeout": strconv.Itoa(hc.Timeout),
+		"success_count": strconv.Itoa(hc.SuccessCount), "failure_count": strconv.Itoa(hc.FailureCount),
+	}
+	var out []ovn.Row
+	for _, v := range vips {
+		if !v.Is4() {
+			continue
+		}
+		for _, p := range checked {
+			if !slices.Contains(ports, p) {
+				continue
+			}
+			out = append(out, ovn.Row{Key: lbKey + "/health/" + endpoint(v, p),
+				Parents: []ovn.Parent{{Table: nbdb.LoadBalancerTable, Column: "health_check", Key: lbKey}},
+				Model:   &nbdb.LoadBalancerHealthCheck{Vip: endpoint(v, p), Options: options}})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	lb.IPPortMappings = map[string]string{}
+	for _, b := range backends {
+		if port := in.BackendPorts[b]; b.Is4() && port != "" {
+			lb.IPPortMappings[b.String()] = port + ":" + HealthCheckSource
+		}
+	}
+	return out
 }
 
 // portsByProtocol expands the LB's ports (TCP when unset) per protocol.

@@ -96,3 +96,47 @@ func TestLoadBalancerRowsDualStack(t *testing.T) {
 		t.Errorf("discard routes %v", discard)
 	}
 }
+
+// Health checks: one check per IPv4 VIP and checked port (the first port
+// of each protocol when none is listed), linked from its protocol's LB,
+// and the backends' NIC ports with the probes' source in ip_port_mappings.
+func TestLoadBalancerRowsHealthCheck(t *testing.T) {
+	udp := corev1.ProtocolUDP
+	in := lbInput(apinetv1alpha1.LoadBalancerTypePublic, apinetv1alpha1.LoadBalancerPort{Port: 80}, apinetv1alpha1.LoadBalancerPort{Port: 443},
+		apinetv1alpha1.LoadBalancerPort{Protocol: &udp, Port: 5353})
+	in.VIPs = append(in.VIPs, netip.MustParseAddr("2001:db8::50"))
+	in.HealthCheck = &HealthCheck{Interval: 5, Timeout: 2, SuccessCount: 1, FailureCount: 3}
+	in.BackendPorts = map[netip.Addr]string{netip.MustParseAddr("10.0.0.7"): "ns/a"}
+	got, err := LoadBalancerRows(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []string
+	for _, r := range got {
+		switch m := r.Model.(type) {
+		case *nbdb.LoadBalancerHealthCheck:
+			checks = append(checks, m.Vip+" from "+r.Parents[0].Key+"."+r.Parents[0].Column)
+			if m.Options["interval"] != "5" || m.Options["timeout"] != "2" || m.Options["success_count"] != "1" || m.Options["failure_count"] != "3" {
+				t.Errorf("health check options %v", m.Options)
+			}
+		case *nbdb.LoadBalancer:
+			if len(m.IPPortMappings) != 1 || m.IPPortMappings["10.0.0.7"] != "ns/a:"+HealthCheckSource {
+				t.Errorf("%s ip_port_mappings %v, want the known backend's port and the probe source", m.Name, m.IPPortMappings)
+			}
+		}
+	}
+	if strings.Join(checks, ";") != "203.0.113.50:80 from lb-uid/lb/tcp.health_check;203.0.113.50:5353 from lb-uid/lb/udp.health_check" {
+		t.Errorf("health checks %v", checks)
+	}
+	in.HealthCheck.Ports = []int{443}
+	got, _ = LoadBalancerRows(in)
+	checks = nil
+	for _, r := range got {
+		if m, ok := r.Model.(*nbdb.LoadBalancerHealthCheck); ok {
+			checks = append(checks, m.Vip)
+		}
+	}
+	if strings.Join(checks, ";") != "203.0.113.50:443" {
+		t.Errorf("listed port: health checks %v, want only 443", checks)
+	}
+}

@@ -25,6 +25,11 @@ type NetworkInterfaceInput struct {
 	// ProviderIPv6: the provider network carries IPv6 (Provider.IPv6), so
 	// IPv6 public IPs can be translated.
 	ProviderIPv6 bool
+	// PublicLBBackend: the NIC is a backend of a Public LoadBalancer of its
+	// Network, whose connections are tracked on the gateway chassis: its
+	// public IPs are translated there too, so that its answers to the LB's
+	// clients go back through that conntrack.
+	PublicLBBackend bool
 	// Guest is what the guest is told by DHCP.
 	Guest Guest
 }
@@ -57,10 +62,11 @@ type NetworkInterfaceRows struct {
 // /128) out of the internal router port (the guest answers ARP from
 // 169.254.0.1 and neighbor solicitations from the router's link-local
 // address), per prefix a route via the NIC's IP of that family; per held
-// public IP a distributed dnat_and_snat to the NIC's IP of its family
-// (IPv6 only when the provider network carries it): with the NIC's port as
+// public IP a dnat_and_snat to the NIC's IP of its family (IPv6 only when
+// the provider network carries it), distributed: with the NIC's port as
 // logical_port and its ExternalMAC, the NIC's chassis translates and puts
-// the traffic on the provider network itself (docs/ovn-mapping.md);
+// the traffic on the provider network itself; centralized on the gateway
+// chassis for a backend of a Public LoadBalancer (docs/design.md item 18);
 // DHCPv4 and DHCPv6 options that tell the guest its addresses
 // (dhcpOptions, dhcpv6Options).
 func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, error) {
@@ -135,11 +141,11 @@ func NetworkInterfaceRowsFor(in NetworkInterfaceInput) (NetworkInterfaceRows, er
 			continue
 		}
 		out.PublicIPs = append(out.PublicIPs, apinetv1alpha1.IPAddr(a.String()))
-		out.Rows = append(out.Rows, ovn.Row{
-			Key: key("nat/" + a.String()), Parents: routerNAT,
-			Model: &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: internal.String(),
-				LogicalPort: &portName, ExternalMAC: &external},
-		})
+		nat := &nbdb.NAT{Type: nbdb.NATTypeDNATAndSNAT, ExternalIP: a.String(), LogicalIP: internal.String()}
+		if !in.PublicLBBackend {
+			nat.LogicalPort, nat.ExternalMAC = &portName, &external
+		}
+		out.Rows = append(out.Rows, ovn.Row{Key: key("nat/" + a.String()), Parents: routerNAT, Model: nat})
 	}
 	port := &nbdb.LogicalSwitchPort{
 		Name:         portName,

@@ -84,6 +84,16 @@ func TestProviderIPv6(t *testing.T) {
 		len(nr.PublicIPs) != 2 || len(nr.NotRealized) != 0 {
 		t.Errorf("NAT rows %v, public IPs %v, not realized %v", nats, nr.PublicIPs, nr.NotRealized)
 	}
+	// A Public LB's backend: translated on the gateway chassis (no
+	// logical_port), where the LB's connections are tracked.
+	nicIn.PublicLBBackend = true
+	nr, _ = rows.NetworkInterfaceRowsFor(nicIn)
+	for _, r := range nr.Rows {
+		if m, ok := r.Model.(*nbdb.NAT); ok && (m.LogicalPort != nil || m.ExternalMAC != nil) {
+			t.Errorf("a Public LB backend's NAT row %+v is distributed", m)
+		}
+	}
+	nicIn.PublicLBBackend = false
 	nicIn.ProviderIPv6 = false
 	if nr, _ = rows.NetworkInterfaceRowsFor(nicIn); len(natsOf(nr.Rows)) != 1 || len(nr.PublicIPs) != 1 ||
 		len(nr.NotRealized) != 1 || !strings.Contains(nr.NotRealized[0], "carries no IPv6") {

@@ -67,7 +67,7 @@ func (s *benchStack) startControllers() error {
 	if s.ctrls != nil {
 		s.ctrls.Stop()
 	}
-	ctrls, err := devstack.StartInProcess(s.requests.wrap(s.env.Config), s.central.NBEndpoint(), devstack.TestProvider(), 200, 300)
+	ctrls, err := devstack.StartInProcess(s.requests.wrap(s.env.Config), s.central, devstack.TestProvider(), 200, 300)
 	if err != nil {
 		return err
 	}

@@ -180,11 +180,11 @@ func TestKindOverlay(t *testing.T) {
 	if err := os.WriteFile(kust, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(overlay, "controller-config.env"), []byte("OVN_NB=ssl:172.18.0.2:6641\nPUBLIC_PREFIXES=203.0.113.0/24\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(overlay, "controller-config.env"), []byte("OVN_NB=ssl:172.18.0.2:6641\nOVN_SB=ssl:172.18.0.2:6642\nPUBLIC_PREFIXES=203.0.113.0/24\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rendered := kubectl(t, env, "", "kustomize", overlay)
-	for _, want := range []string{"OVN_NB: ssl:172.18.0.2:6641", "PUBLIC_PREFIXES: 203.0.113.0/24", "image: ovnet:kind",
+	for _, want := range []string{"OVN_NB: ssl:172.18.0.2:6641", "OVN_SB: ssl:172.18.0.2:6642", "- --ovn-sb=$(OVN_SB)", "PUBLIC_PREFIXES: 203.0.113.0/24", "image: ovnet:kind",
 		"imagePullPolicy: Never", "replicas: 1", "- --gateway", "- --transit-prefix=100.64.0.0/17"} {
 		if !strings.Contains(rendered, want) {
 			t.Errorf("rendered kind overlay lacks %q", want)

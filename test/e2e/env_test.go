@@ -89,7 +89,7 @@ func (e *env) startController() {
 	if e.ctrl != nil {
 		e.ctrl.Stop()
 	}
-	p, err := devstack.StartInProcess(e.s.API.Config, e.s.Central.NBEndpoint(), devstack.TestProvider(), 300, 400)
+	p, err := devstack.StartInProcess(e.s.API.Config, e.s.Central, devstack.TestProvider(), 300, 400)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -122,11 +122,13 @@ func inNamespace(t *testing.T, ns string, fn func()) {
 }
 
 // serveName answers every TCP connection and UDP datagram on port inside
-// namespace ns with name: a backend that says who it is.
-func serveName(t *testing.T, ns, port, name string) {
+// namespace ns with name: a backend that says who it is. stop closes it
+// (the test's end does too).
+func serveName(t *testing.T, ns, port, name string) (stop func()) {
 	t.Helper()
 	ln, pc := listenBoth(t, ns, port)
-	t.Cleanup(func() { _ = ln.Close(); _ = pc.Close() })
+	stop = func() { _ = ln.Close(); _ = pc.Close() }
+	t.Cleanup(stop)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -146,6 +148,7 @@ func serveName(t *testing.T, ns, port, name string) {
 			_, _ = pc.WriteTo([]byte(name+"\n"), addr)
 		}
 	}()
+	return stop
 }
 
 // answer reads the client's request, answers name and closes. Closing a

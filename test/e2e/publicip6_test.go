@@ -25,7 +25,8 @@ const upstream6 = "fd00:64::1"
 // NIC's traffic; a NIC without public IP leaks no IPv6 onto the provider
 // network; an IPv6 NAT gateway translates two NICs to its NAT IP with
 // source ports inside each NIC's block; a Public LoadBalancer's IPv6 VIP
-// is answered by both backends from the external host.
+// is answered from the external host by its three backends, two of which
+// have public IPs of their own on different chassis.
 func TestPublicIPv6(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -41,11 +42,19 @@ func TestPublicIPv6(t *testing.T) {
 		t.Fatalf("the NIC's public IP is %s, want an IPv6 address", public)
 	}
 	_, vmA := e.nic("a6", "net1", "node-3", "fd00::a", web)
+	// A second backend with a public IP, on another chassis: whichever
+	// chassis is the gateway, one backend with a public IP is elsewhere.
+	_, vmC := e.nic("c6", "net1", "node-1", "fd00::c", func(n *apinetv1alpha1.NetworkInterface) {
+		n.Spec.PublicIPs = []apinetv1alpha1.PublicIPRequest{{Name: "pub6", IPFamily: apinetv1alpha1.IPv6}}
+		web(n)
+	})
 	ext := e.s.External
-	serveName(t, vmP.NetNS, "80", "P")
-	serveName(t, vmA.NetNS, "80", "A")
-	serveName(t, vmP.NetNS, "8080", "P")
-	serveName(t, vmA.NetNS, "8080", "A")
+	for _, b := range []struct {
+		ns, name string
+	}{{vmP.NetNS, "P"}, {vmA.NetNS, "A"}, {vmC.NetNS, "C"}} {
+		serveName(t, b.ns, "80", b.name)
+		serveName(t, b.ns, "8080", b.name)
+	}
 
 	expectPaths(t, "the external host reaches the IPv6 public IP", reaches(ext, public, "80", "P"))
 	mustReach(t, ext, public)
@@ -98,6 +107,9 @@ func TestPublicIPv6(t *testing.T) {
 	if _, ok := blocks["p6"]; ok {
 		t.Error("the NIC with an IPv6 public IP got an IPv6 NAT block")
 	}
+	if _, ok := blocks["c6"]; ok {
+		t.Error("the NIC with an IPv6 public IP got an IPv6 NAT block")
+	}
 	t.Logf("IPv6 NAT IP %s, blocks %v", natIP, blocks)
 	for name, vm := range map[string]*devstack.VM{"a6": vmA, "b6": vmB} {
 		for _, proto := range []string{"tcp", "udp"} {
@@ -109,7 +121,8 @@ func TestPublicIPv6(t *testing.T) {
 		}
 	}
 
-	// A Public LoadBalancer with an IPv6 VIP in front of p6 and a6.
+	// A Public LoadBalancer with an IPv6 VIP in front of p6, a6 and c6: the
+	// backends with public IPs answer through the gateway chassis too.
 	lb := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "pub6"}, Spec: apinetv1alpha1.LoadBalancerSpec{
 		Type: apinetv1alpha1.LoadBalancerTypePublic, NetworkRef: corev1.LocalObjectReference{Name: "net1"},
 		IPs:            []apinetv1alpha1.PublicIPRequest{{Name: "vip6", IPFamily: apinetv1alpha1.IPv6}},
@@ -119,21 +132,21 @@ func TestPublicIPv6(t *testing.T) {
 	if err := e.c.Create(ctx, lb); err != nil {
 		t.Fatal(err)
 	}
-	// p6's two addresses and a6's: 3 backends (of each VIP's family).
+	// p6's two addresses, a6's and c6's: 4 backends (of each VIP's family).
 	testenv.Eventually(t, 30*time.Second, "IPv6 public VIP written with its backends", func() error {
 		if err := e.c.Get(ctx, client.ObjectKeyFromObject(lb), lb); err != nil {
 			return err
 		}
 		for _, c := range lb.Status.Conditions {
-			if c.Type == apinetv1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "3 backends") {
+			if c.Type == apinetv1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "4 backends") {
 				return nil
 			}
 		}
 		return fmt.Errorf("conditions %+v", lb.Status.Conditions)
 	})
 	vip := string(lb.Spec.IPs[0].IP)
-	testenv.Eventually(t, 30*time.Second, "the external host reaches both backends on the IPv6 VIP "+vip, func() error {
-		if got := answers(ext, "tcp", vip, "80", 12); got["P"] == 0 || got["A"] == 0 {
+	testenv.Eventually(t, 30*time.Second, "the external host reaches the three backends on the IPv6 VIP "+vip, func() error {
+		if got := answers(ext, "tcp", vip, "80", 16); got["P"] == 0 || got["A"] == 0 || got["C"] == 0 {
 			return fmt.Errorf("answers %v", got)
 		}
 		return nil

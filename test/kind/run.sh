@@ -99,7 +99,7 @@ OVERLAY=$WORK/overlay
 cp -r test/kind/overlay "$OVERLAY"
 # kustomize takes bases by relative path only.
 sed -i "s|\.\./\.\./\.\./manifests/default|$(realpath --relative-to="$OVERLAY" manifests/default)|" "$OVERLAY/kustomization.yaml"
-printf 'OVN_NB=ssl:%s:6641\nPUBLIC_PREFIXES=%s\n' "$CENTRAL_IP" "$PUBLIC_PREFIX" >"$OVERLAY/controller-config.env"
+printf 'OVN_NB=ssl:%s:6641\nOVN_SB=tcp:%s:6642\nPUBLIC_PREFIXES=%s\n' "$CENTRAL_IP" "$CENTRAL_IP" "$PUBLIC_PREFIX" >"$OVERLAY/controller-config.env"
 kubectl apply -k "$OVERLAY"
 kubectl -n ovnet-system rollout status deployment/ovnet-controller --timeout=180s
 kubectl -n ovnet-system rollout status daemonset/ovnet-agent --timeout=180s
