@@ -39,17 +39,10 @@ func TestNATGateway(t *testing.T) {
 
 	// The blocks, from the NATTable, once both NICs report the NAT IP.
 	var natIP netip.Addr
-	blocks := map[string][2]int32{}
-	testenv.Eventually(t, 30*time.Second, "NICs NATed", func() error {
-		table := &apinetv1alpha1.NATTable{}
-		if err := e.c.Get(ctx, client.ObjectKeyFromObject(gw), table); err != nil {
+	var blocks map[string][2]int32
+	testenv.Eventually(t, 30*time.Second, "NICs NATed", func() (err error) {
+		if natIP, blocks, err = e.natTable(gw); err != nil {
 			return err
-		}
-		for _, ip := range table.IPs {
-			natIP = netip.MustParseAddr(string(ip.IP))
-			for _, s := range ip.Sections {
-				blocks[s.TargetRef.Name] = [2]int32{s.Port, s.EndPort}
-			}
 		}
 		for _, n := range []*apinetv1alpha1.NetworkInterface{n1, n2, p} {
 			if err := e.c.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
@@ -115,4 +108,22 @@ func TestNATGateway(t *testing.T) {
 	if out, err := vm2.Exec("nc", "-z", "-w", "3", upstream, "9003"); err != nil {
 		t.Errorf("n2 could not connect while n1's block was full: %v %s", err, out)
 	}
+}
+
+// natTable reads gw's NATTable: its NAT IP (the last, when several) and
+// each NATed NIC's block of ports by the NIC's name.
+func (e *env) natTable(gw *apinetv1alpha1.NATGateway) (netip.Addr, map[string][2]int32, error) {
+	table := &apinetv1alpha1.NATTable{}
+	if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(gw), table); err != nil {
+		return netip.Addr{}, nil, err
+	}
+	var natIP netip.Addr
+	blocks := map[string][2]int32{}
+	for _, ip := range table.IPs {
+		natIP = netip.MustParseAddr(string(ip.IP))
+		for _, s := range ip.Sections {
+			blocks[s.TargetRef.Name] = [2]int32{s.Port, s.EndPort}
+		}
+	}
+	return natIP, blocks, nil
 }

@@ -84,17 +84,10 @@ func TestPublicIPv6(t *testing.T) {
 	}
 	_, vmB := e.nic("b6", "net1", "node-1", "fd00::b")
 	var natIP netip.Addr
-	blocks := map[string][2]int32{}
-	testenv.Eventually(t, 30*time.Second, "IPv6 NICs NATed", func() error {
-		table := &apinetv1alpha1.NATTable{}
-		if err := e.c.Get(ctx, client.ObjectKeyFromObject(gw), table); err != nil {
+	var blocks map[string][2]int32
+	testenv.Eventually(t, 30*time.Second, "IPv6 NICs NATed", func() (err error) {
+		if natIP, blocks, err = e.natTable(gw); err != nil {
 			return err
-		}
-		for _, ip := range table.IPs {
-			natIP = netip.MustParseAddr(string(ip.IP))
-			for _, s := range ip.Sections {
-				blocks[s.TargetRef.Name] = [2]int32{s.Port, s.EndPort}
-			}
 		}
 		if err := e.c.Get(ctx, client.ObjectKeyFromObject(gw), gw); err != nil {
 			return err
