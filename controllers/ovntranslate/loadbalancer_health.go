@@ -126,28 +126,26 @@ func (r *LoadBalancerReconciler) backendHealth(lb *apinetv1alpha1.LoadBalancer, 
 		}
 		monitors[monitorKey(sm.LogicalPort, sm.IP, sm.Port, proto)] = status
 	}
+	checked, err := rows.CheckedPorts(lb, hc)
+	if err != nil {
+		return // the LB's rows report it (Ready=False, Invalid)
+	}
 	var down []string
 	online, unprobed := 0, 0
-	for _, p := range lb.Spec.Ports {
-		proto := "tcp"
-		if p.Protocol != nil {
-			proto = strings.ToLower(string(*p.Protocol))
-		}
-		if proto == "sctp" || len(hc.Ports) == 0 && p.Port != firstPort(lb, proto) ||
-			len(hc.Ports) > 0 && !slices.Contains(hc.Ports, int(p.Port)) {
-			continue
-		}
-		for b, port := range backendPorts {
-			if !b.Is4() {
-				continue
-			}
-			switch monitors[monitorKey(port, b.String(), int(p.Port), proto)] {
-			case "online":
-				online++
-			case "", "unprobed":
-				unprobed++
-			default:
-				down = append(down, port+" "+netip.AddrPortFrom(b, uint16(p.Port)).String()+"/"+proto)
+	for proto, ports := range checked {
+		for _, p := range ports {
+			for b, port := range backendPorts {
+				if !b.Is4() {
+					continue
+				}
+				switch monitors[monitorKey(port, b.String(), p, proto)] {
+				case "online":
+					online++
+				case "", "unprobed":
+					unprobed++
+				default:
+					down = append(down, port+" "+netip.AddrPortFrom(b, uint16(p)).String()+"/"+proto)
+				}
 			}
 		}
 	}
@@ -186,21 +184,6 @@ func offlineIn(msg string) []string {
 
 func monitorKey(port, ip string, p int, proto string) string {
 	return port + "|" + ip + "|" + strconv.Itoa(p) + "|" + proto
-}
-
-// firstPort is the LB's first port of proto: the one probed when the
-// annotation lists none.
-func firstPort(lb *apinetv1alpha1.LoadBalancer, proto string) int32 {
-	for _, p := range lb.Spec.Ports {
-		pp := "tcp"
-		if p.Protocol != nil {
-			pp = strings.ToLower(string(*p.Protocol))
-		}
-		if pp == proto {
-			return p.Port
-		}
-	}
-	return 0
 }
 
 // serviceMonitorChanges wakes the health-checked LoadBalancers of the

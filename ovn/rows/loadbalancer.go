@@ -132,10 +132,7 @@ func LoadBalancerRows(in LoadBalancerInput) ([]ovn.Row, error) {
 // ip_port_mappings: each IPv4 backend's NIC port and the probes' source.
 // OVN 23.03's service monitor probes IPv4 only: IPv6 VIPs stay unchecked.
 func healthCheckRows(in LoadBalancerInput, lb *nbdb.LoadBalancer, lbKey string, vips, backends []netip.Addr, ports []int) []ovn.Row {
-	checked := in.HealthCheck.Ports
-	if len(checked) == 0 {
-		checked = ports[:1]
-	}
+	checked := in.HealthCheck.checked(ports)
 	hc := in.HealthCheck
 	options := map[string]string{
 		"interval": strconv.Itoa(hc.Interval), "timeout": strconv.Itoa(hc.Timeout),
@@ -147,9 +144,6 @@ func healthCheckRows(in LoadBalancerInput, lb *nbdb.LoadBalancer, lbKey string, 
 			continue
 		}
 		for _, p := range checked {
-			if !slices.Contains(ports, p) {
-				continue
-			}
 			out = append(out, ovn.Row{Key: lbKey + "/health/" + endpoint(v, p),
 				Parents: []ovn.Parent{{Table: nbdb.LoadBalancerTable, Column: "health_check", Key: lbKey}},
 				Model:   &nbdb.LoadBalancerHealthCheck{Vip: endpoint(v, p), Options: options}})
@@ -165,6 +159,31 @@ func healthCheckRows(in LoadBalancerInput, lb *nbdb.LoadBalancer, lbKey string, 
 		}
 	}
 	return out
+}
+
+// checked are the probed ones of a protocol's ports: the listed ones it
+// has, or its first.
+func (hc *HealthCheck) checked(ports []int) []int {
+	if len(hc.Ports) == 0 {
+		return ports[:1]
+	}
+	return slices.DeleteFunc(slices.Clone(hc.Ports), func(p int) bool { return !slices.Contains(ports, p) })
+}
+
+// CheckedPorts are the ports hc probes on lb, per protocol ("tcp", "udp";
+// SCTP is not probed).
+func CheckedPorts(lb *apinetv1alpha1.LoadBalancer, hc *HealthCheck) (map[string][]int, error) {
+	byProto, err := portsByProtocol(lb.Spec.Ports)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]int{}
+	for _, proto := range []string{"tcp", "udp"} {
+		if ports := byProto[proto]; len(ports) > 0 {
+			out[proto] = hc.checked(ports)
+		}
+	}
+	return out, nil
 }
 
 // portsByProtocol expands the LB's ports (TCP when unset) per protocol.
