@@ -52,7 +52,7 @@ func TestKubectlOvnetStatus(t *testing.T) {
 		Networks []struct {
 			Name, VNI, Router, Ready string
 			NICs                     struct{ Ready, Pending, Error int } `json:"networkInterfaces"`
-			Gateway                  string                             `json:"gatewayChassis"`
+			Gateway                  string                              `json:"gatewayChassis"`
 		}
 		Problems []struct{ Kind, Name, Condition, Reason, Message string }
 	}
