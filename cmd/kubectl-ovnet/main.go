@@ -2,12 +2,17 @@
 // on PATH) that explains ovnet's objects in the API's own terms.
 //
 //	kubectl ovnet status [-n NS | -A] [-o json]
+//	kubectl ovnet trace [-n NS] NIC --to ADDR[:PORT][/tcp|udp|icmp] [-o json]
+//	kubectl ovnet trace [-n NS] --from-external [--source ADDR] --to PUBLIC[:PORT]
 //
-// prints per Network its VNI, its OVN router and switch, how many of its
-// NetworkInterfaces are Ready, Pending or in error, the chassis its gateway
-// port is active on, and every object of the namespace that reports a
-// problem with its condition's message. It reads the kubeconfig as kubectl
-// does and the southbound database from --ovn-sb or OVN_SB_DB.
+// status prints per Network its VNI, its OVN router and switch, how many of
+// its NetworkInterfaces are Ready, Pending or in error, the chassis its
+// gateway port is active on, and every object of the namespace that
+// reports a problem with its condition's message. trace runs ovn-trace for
+// a new connection from a NIC (or from the provider network to a public IP
+// or VIP) and names every decision by its object. It
+// reads the kubeconfig as kubectl does and the OVN databases from --ovn-nb,
+// --ovn-sb or OVN_NB_DB, OVN_SB_DB.
 package main
 
 import (
@@ -17,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -24,6 +30,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ovn-kubernetes/libovsdb/model"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -32,16 +39,26 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
 	"github.com/ovnet-dev/ovnet/ovn"
+	"github.com/ovnet-dev/ovnet/ovn/nbdb"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/ovn/sbdb"
 )
 
-const usage = `usage: kubectl ovnet status [-n NAMESPACE | -A] [-o json] [--kubeconfig FILE] [--ovn-sb ENDPOINTS]
+const usage = `usage:
+  kubectl ovnet status [-n NAMESPACE | -A] [-o json] [--kubeconfig FILE] [--ovn-sb ENDPOINTS]
+  kubectl ovnet trace [-n NAMESPACE] NIC --to ADDR[:PORT][/tcp|udp|icmp] [-o json] [--ovn-nb ENDPOINTS] [--ovn-sb ENDPOINTS]
+  kubectl ovnet trace [-n NAMESPACE] --from-external [--source ADDR] --to PUBLIC[:PORT][/tcp|udp|icmp] [-o json]
 
 status: per Network its VNI, OVN router and switch, its NetworkInterfaces
 (Ready/Pending/Error), the chassis of its active gateway port, and the
 objects that report a problem. The SB database (--ovn-sb, default $OVN_SB_DB)
 tells the gateway chassis; without it that column is empty.
+
+trace: the path of a new connection (a ping without a port) from NIC to
+ADDR, or from the provider network to a public IP or VIP, through OVN (ovn-trace, from ovn-central, on PATH), each decision named
+by its object: the NetworkPolicy rule or default deny, the LoadBalancer, the
+NATGateway or public IP, and where it ends (a NIC on its node, the provider
+network, or dropped). Needs both databases ($OVN_NB_DB, $OVN_SB_DB).
 `
 
 func main() {
@@ -52,18 +69,37 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "status" {
+	if len(args) == 0 || args[0] != "status" && args[0] != "trace" {
 		return errors.New(usage)
 	}
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	cmd := args[0]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	namespace := fs.String("n", "", "namespace (default: the kubeconfig context's)")
 	fs.StringVar(namespace, "namespace", "", "namespace (default: the kubeconfig context's)")
-	all := fs.Bool("A", false, "every namespace")
-	output := fs.String("o", "", "output: json, or a table when empty")
+	all := fs.Bool("A", false, "status: every namespace")
+	output := fs.String("o", "", "output: json, or text when empty")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	sbFlag := fs.String("ovn-sb", os.Getenv("OVN_SB_DB"), "OVN southbound endpoints (tcp:IP:PORT, unix:PATH, ...)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	nbFlag := fs.String("ovn-nb", os.Getenv("OVN_NB_DB"), "trace: OVN northbound endpoints")
+	to := fs.String("to", "", "trace: destination ADDR[:PORT][/tcp|udp|icmp] ([ADDR]:PORT for IPv6)")
+	external := fs.Bool("from-external", false, "trace: from the provider network (--source) to a public IP or VIP of the namespace, instead of from a NIC")
+	source := fs.String("source", "192.0.2.10", "trace --from-external: the outside client's address")
+	// Flags and arguments in any order, as kubectl takes them.
+	var positional []string
+	for rest := args[1:]; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
+	}
+	var nicName string
+	if cmd == "trace" && len(positional) == 1 {
+		nicName = positional[0]
+	} else if len(positional) > 0 {
+		return errors.New(usage)
 	}
 	loading := clientcmd.NewDefaultClientConfigLoadingRules()
 	loading.ExplicitPath = *kubeconfig
@@ -85,27 +121,57 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var sb *ovn.Client
-	if *sbFlag != "" {
-		endpoints, err := ovn.ParseEndpoints(*sbFlag)
-		if err != nil {
-			return fmt.Errorf("--ovn-sb: %w", err)
+	var report interface{ print(io.Writer) error }
+	switch cmd {
+	case "status":
+		var sb *ovn.Client
+		if *sbFlag != "" {
+			if sb, err = connect(ctx, "--ovn-sb", *sbFlag, sbdb.FullDatabaseModel, ovn.Tables{&sbdb.PortBinding{}, &sbdb.Chassis{}}); err != nil {
+				return err
+			}
+			defer sb.Close()
 		}
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		full, err := sbdb.FullDatabaseModel()
+		if report, err = status(ctx, c, sb, ns); err != nil {
+			return err
+		}
+	case "trace":
+		if nicName == "" && !*external || nicName != "" && *external || *to == "" {
+			return errors.New("usage: kubectl ovnet trace [-n NS] (NIC | --from-external [--source ADDR]) --to ADDR[:PORT][/tcp|udp|icmp]")
+		}
+		if *sbFlag == "" || *nbFlag == "" {
+			return errors.New("trace needs the NB and SB databases: --ovn-nb and --ovn-sb (or OVN_NB_DB, OVN_SB_DB)")
+		}
+		dst, port, proto, err := parseDestination(*to)
 		if err != nil {
 			return err
 		}
-		if sb, err = ovn.Connect(sctx, ovn.Config{Endpoints: endpoints, Logger: logr.Discard()}, full,
-			ovn.Tables{&sbdb.PortBinding{}, &sbdb.Chassis{}}); err != nil {
-			return fmt.Errorf("southbound database: %w", err)
+		sb, err := connect(ctx, "--ovn-sb", *sbFlag, sbdb.FullDatabaseModel,
+			ovn.Tables{&sbdb.PortBinding{}, &sbdb.Chassis{}, &sbdb.LogicalFlow{}})
+		if err != nil {
+			return err
 		}
 		defer sb.Close()
-	}
-	report, err := status(ctx, c, sb, ns)
-	if err != nil {
-		return err
+		nb, err := connect(ctx, "--ovn-nb", *nbFlag, nbdb.FullDatabaseModel, ovn.NBTables())
+		if err != nil {
+			return err
+		}
+		defer nb.Close()
+		var start traceStart
+		if *external {
+			src, perr := netip.ParseAddr(*source)
+			if perr != nil {
+				return fmt.Errorf("--source: %w", perr)
+			}
+			start, err = fromExternal(ctx, c, nb, ns, src, dst)
+		} else {
+			start, err = fromNIC(ctx, c, ns, nicName, dst)
+		}
+		if err != nil {
+			return err
+		}
+		if report, err = trace(ctx, c, nb, sb, *sbFlag, start, *to, dst, port, proto); err != nil {
+			return err
+		}
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(out)
@@ -113,6 +179,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return enc.Encode(report)
 	}
 	return report.print(out)
+}
+
+// connect opens one OVSDB database (read only: the plugin writes nothing).
+func connect(ctx context.Context, flagName, endpoints string, full func() (model.ClientDBModel, error), tables ovn.Tables) (*ovn.Client, error) {
+	eps, err := ovn.ParseEndpoints(endpoints)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	m, err := full()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := ovn.Connect(cctx, ovn.Config{Endpoints: eps, Logger: logr.Discard()}, m, tables)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flagName, endpoints, err)
+	}
+	return c, nil
 }
 
 // Report is what status prints.
@@ -159,8 +244,8 @@ type Problem struct {
 var waiting = []string{"Pending", "WaitingForOVN"}
 
 // status reads the Networks and their objects in namespace ns ("": all).
-func status(ctx context.Context, c client.Client, sb *ovn.Client, ns string) (Report, error) {
-	var r Report
+func status(ctx context.Context, c client.Client, sb *ovn.Client, ns string) (*Report, error) {
+	r := &Report{}
 	var networks apinetv1alpha1.NetworkList
 	var nics apinetv1alpha1.NetworkInterfaceList
 	var lbs apinetv1alpha1.LoadBalancerList
@@ -245,7 +330,7 @@ func activeGateway(sb *ovn.Client, port string) string {
 	return ""
 }
 
-func (r Report) print(out io.Writer) error {
+func (r *Report) print(out io.Writer) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NETWORK\tVNI\tROUTER/SWITCH\tREADY\tNICS READY/PENDING/ERROR\tGATEWAY")
 	for _, n := range r.Networks {

@@ -160,6 +160,10 @@ func routerAdvertisements(g Guest) map[string]string {
 	return ra
 }
 
+// RouterPortMAC is the MAC of a Network's internal router port (the
+// guests' gateway) for its VNI.
+func RouterPortMAC(vni int64) string { return networkMAC(vni, 1) }
+
 // networkMAC is 0a:58:<VNI as 3 bytes>:<n>: unique per Network, which the
 // gateway ports need on the shared provider segment.
 func networkMAC(vni int64, n byte) string {

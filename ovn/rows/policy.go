@@ -92,14 +92,14 @@ func policyFamilyRows(in PolicyInput, f ipFamily, out []ovn.Row) []ovn.Row {
 		prio = int(*rule.Priority)
 	}
 	allowPrio := PolicyACLBase - min(max(prio, 0), PolicyACLBase-PolicyDefaultDenyACL-2)
-	acl := func(dir nbdb.ACLDirection, action nbdb.ACLAction, priority int, match string) {
+	acl := func(dir nbdb.ACLDirection, action nbdb.ACLAction, priority int, match, decision string) {
 		h := fnv.New64a()
 		_, _ = fmt.Fprintf(h, "%s|%s|%d|%s", dir, action, priority, match)
 		key := fmt.Sprintf("%s/acl/%016x", uid, h.Sum64())
 		if slices.ContainsFunc(out, func(r ovn.Row) bool { return r.Key == key }) {
 			return // the same ACL from two rules
 		}
-		out = append(out, ovn.Row{Key: key, Parents: parents,
+		out = append(out, ovn.Row{Key: key, Parents: parents, Extra: map[string]string{KeyPolicyDecision: decision},
 			Model: &nbdb.ACL{Direction: dir, Action: action, Priority: priority, Match: match}})
 	}
 	type direction struct {
@@ -146,14 +146,19 @@ func policyFamilyRows(in PolicyInput, f ipFamily, out []ovn.Row) []ovn.Row {
 			}
 			for _, ports := range portMatches(r.NetworkPolicyPorts) {
 				for _, peer := range peerMatches {
-					acl(d.dir, nbdb.ACLActionAllowRelated, allowPrio, self+peer+ports)
+					acl(d.dir, nbdb.ACLActionAllowRelated, allowPrio, self+peer+ports, fmt.Sprintf("%s rule %d", strings.ToLower(string(d.typ)), i+1))
 				}
 			}
 		}
-		acl(d.dir, nbdb.ACLActionDrop, PolicyDefaultDenyACL, self)
+		acl(d.dir, nbdb.ACLActionDrop, PolicyDefaultDenyACL, self, "default deny ("+strings.ToLower(string(d.typ))+")")
 	}
 	return out
 }
+
+// KeyPolicyDecision in an ACL's external_ids names what of its policy the
+// ACL is: "ingress rule 2" (1-based, of spec.ingress), "default deny
+// (egress)" (kubectl ovnet trace says it).
+const KeyPolicyDecision = "apinet.ironcore.dev/decision"
 
 // DefaultPolicyPriority is a rule's priority when it has none.
 const DefaultPolicyPriority = 1000

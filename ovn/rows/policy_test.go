@@ -39,6 +39,17 @@ func TestPolicyRows(t *testing.T) {
 			sets = append(sets, m.Name+"="+strings.Join(m.Addresses, ","))
 		case *nbdb.ACL:
 			acls = append(acls, string(m.Direction)+" "+strconv.Itoa(m.Priority)+" "+string(m.Action)+" "+m.Match)
+			// Each ACL says what of its policy it is (kubectl ovnet trace).
+			wantDecision := "default deny (ingress)"
+			if m.Action != nbdb.ACLActionDrop {
+				wantDecision = "ingress rule 1"
+				if m.Match == "ip4.dst == $ovnet_np_1234abcd" || m.Match == "ip6.dst == $ovnet_np_1234abcd_ip6" {
+					wantDecision = "ingress rule 2"
+				}
+			}
+			if got := r.Extra[KeyPolicyDecision]; got != wantDecision {
+				t.Errorf("ACL %s %s: decision %q, want %q", m.Action, m.Match, got, wantDecision)
+			}
 			if r.Parents[0].Key != "net/ls" {
 				t.Errorf("ACL parent %+v", r.Parents)
 			}

@@ -35,19 +35,7 @@ func TestKubectlOvnetStatus(t *testing.T) {
 	if err := e.c.Create(ctx, dup); err != nil {
 		t.Fatal(err)
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-ovnet")
-	build.Dir = devstack.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kubectl-ovnet: %v\n%s", err, out)
-	}
-	kubectl := func(args ...string) (string, error) {
-		cmd := exec.Command(filepath.Join(devstack.Assets(), "kubectl"), append([]string{"ovnet", "status", "-n", e.ns}, args...)...)
-		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KUBECONFIG="+filepath.Join(e.s.RunDir, "kubeconfig"),
-			"OVN_SB_DB="+e.s.Central.SBEndpoint())
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	kubectl := e.kubectlOvnet()
 	var report struct {
 		Networks []struct {
 			Name, VNI, Router, Ready string
@@ -57,7 +45,7 @@ func TestKubectlOvnetStatus(t *testing.T) {
 		Problems []struct{ Kind, Name, Condition, Reason, Message string }
 	}
 	testenv.Eventually(t, 30*time.Second, "kubectl ovnet status reports net1 with one NIC Ready and one in conflict", func() error {
-		out, err := kubectl("-o", "json")
+		out, err := kubectl("status", "-n", e.ns, "-o", "json")
 		if err != nil {
 			return err
 		}
@@ -85,9 +73,29 @@ func TestKubectlOvnetStatus(t *testing.T) {
 	if !found {
 		t.Errorf("problems %+v lack the conflicting NIC dup", report.Problems)
 	}
-	table, err := kubectl()
+	table, err := kubectl("status", "-n", e.ns)
 	if err != nil || !strings.Contains(table, e.ns+"/net1") || !strings.Contains(table, "1/0/1") || !strings.Contains(table, "NetworkInterface "+e.ns+"/dup: Ready=False IPConflict") {
 		t.Errorf("table output (%v):\n%s", err, table)
 	}
 	t.Logf("kubectl ovnet status -n %s:\n%s", e.ns, table)
+}
+
+// kubectlOvnet builds the plugin and returns a runner of `kubectl ovnet
+// ARGS...` with it on PATH, the stack's kubeconfig and its NB and SB
+// databases in the environment, as env.sh sets them.
+func (e *env) kubectlOvnet() func(args ...string) (string, error) {
+	e.t.Helper()
+	bin := e.t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-ovnet")
+	build.Dir = devstack.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		e.t.Fatalf("go build ./cmd/kubectl-ovnet: %v\n%s", err, out)
+	}
+	return func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(devstack.Assets(), "kubectl"), append([]string{"ovnet"}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KUBECONFIG="+filepath.Join(e.s.RunDir, "kubeconfig"),
+			"OVN_NB_DB="+e.s.Central.NBEndpoint(), "OVN_SB_DB="+e.s.Central.SBEndpoint())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
 }
