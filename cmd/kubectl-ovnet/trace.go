@@ -48,13 +48,13 @@ func (r *TraceReport) print(out io.Writer) error {
 
 // traceStep is one logical flow of ovn-trace's detailed output.
 type traceStep struct {
-	datapath, stage, match, uuid string
-	actions                      []string
+	datapath, inport, stage, match, uuid string
+	actions                              []string
 }
 
 var (
 	stepLine     = regexp.MustCompile(`^\s*\d+\. (\S+) \([^)]*\): (.*), priority \d+, uuid ([0-9a-f]+)$`)
-	datapathLine = regexp.MustCompile(`^(?:ingress|egress)\(dp="([^"]+)"`)
+	datapathLine = regexp.MustCompile(`^(?:ingress|egress)\(dp="([^"]+)", inport="([^"]+)"`)
 	outputLine   = regexp.MustCompile(`/\* output to "([^"]+)", type "([^"]*)" \*/`)
 	snatAction   = regexp.MustCompile(`ct_snat(?:_in_czone)?\(([0-9a-fA-F.:]+)`)
 	// The VIP and port of a load-balancing flow: in the packet's fields, or
@@ -66,14 +66,14 @@ var (
 // parseTrace splits ovn-trace --detailed output into its logical flows
 // and the ports it left OVN through.
 func parseTrace(out string) (steps []traceStep, outputs []string) {
-	dp := ""
+	dp, inport := "", ""
 	for _, line := range strings.Split(out, "\n") {
 		if m := datapathLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
-			dp = m[1]
+			dp, inport = m[1], m[2]
 			continue
 		}
 		if m := stepLine.FindStringSubmatch(line); m != nil {
-			steps = append(steps, traceStep{datapath: dp, stage: m[1], match: m[2], uuid: m[3]})
+			steps = append(steps, traceStep{datapath: dp, inport: inport, stage: m[1], match: m[2], uuid: m[3]})
 			continue
 		}
 		if m := outputLine.FindStringSubmatch(line); m != nil {
@@ -249,8 +249,16 @@ func trace(ctx context.Context, c client.Client, nb, sb *ovn.Client, sbEndpoint 
 	r.Path = append(r.Path, "Network "+nw.Name+" (VNI "+nw.Spec.ID+"): switch and router "+rows.NetworkSwitchName(nw))
 	var droppedBy string
 	onOwnChassis := false // translated by a distributed public IP
+	unresolved := false   // the trace followed a neighbor resolution
 	for _, s := range steps {
 		switch {
+		case strings.HasPrefix(s.stage, "lr_in_admission") && strings.Contains(s.inport, "/peer-") && s.datapath != rows.NetworkRouterName(nw):
+			// Into another Network's router through a peering port.
+			r.Path = append(r.Path, "peering to Network "+s.datapath)
+		case strings.HasPrefix(s.stage, "lr_in_arp_request") && (containsAction(s.actions, "arp {") || containsAction(s.actions, "nd_ns {")):
+			// ovn-trace follows the resolution, not the packet.
+			unresolved = true
+			r.Path = append(r.Path, "router "+s.datapath+" has no MAC binding of the next hop yet: it sends an ARP request (IPv6: a neighbor solicitation) and holds the packet")
 		case strings.Contains(s.stage, "_acl") && !strings.Contains(s.stage, "hint") && !strings.Contains(s.stage, "pre_acl"):
 			policy, decision := aclOf(nb, sb, s.uuid)
 			if policy == "" {
@@ -280,6 +288,10 @@ func trace(ctx context.Context, c client.Client, nb, sb *ovn.Client, sbEndpoint 
 	// A decision seen twice (a connection's two passes through the same
 	// ACLs) is said once.
 	r.Path = slices.Compact(r.Path)
+	if unresolved {
+		r.Verdict = "not sent yet: the router resolves the next hop first; trace again once it has answered"
+		return r, nil
+	}
 	if len(outputs) == 0 {
 		r.Verdict = "dropped"
 		if droppedBy != "" {

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -19,12 +20,12 @@ import (
 // the test also sees with packets, the objects that decided it: a policy's
 // rule admitting a connection and its default deny dropping another, an
 // Internal LoadBalancer's DNAT, a NAT gateway's SNAT (with the block the
-// external host saw the port in) and a NIC's public IP on the way to the
-// provider network and from it.
+// external host saw the port in), a peering to another Network and a NIC's
+// public IP on the way to the provider network and from it.
 func TestKubectlOvnetTrace(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	e.network("net1")
+	net1, net2 := e.network("net1"), e.network("net2")
 	gw := &apinetv1alpha1.NATGateway{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "gw"}, Spec: apinetv1alpha1.NATGatewaySpec{
 		IPFamily: apinetv1alpha1.IPv4, NetworkRef: corev1.LocalObjectReference{Name: "net1"}, PortsPerNetworkInterface: 64,
 		IPs: []apinetv1alpha1.NATGatewayIP{{Name: "nat"}}}}
@@ -38,6 +39,20 @@ func TestKubectlOvnetTrace(t *testing.T) {
 		n.Spec.PublicIPs = []apinetv1alpha1.PublicIPRequest{{Name: "pub", IPFamily: apinetv1alpha1.IPv4}}
 	})
 	public := e.publicIP(p)
+	// net2, peered with net1 both ways.
+	_, vmD := e.nic("d", "net2", "node-3", "192.168.1.1")
+	for _, pair := range [][2]*apinetv1alpha1.Network{{net1, net2}, {net2, net1}} {
+		nw, peer := pair[0], pair[1]
+		if err := e.c.Get(ctx, client.ObjectKeyFromObject(nw), nw); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(nw.DeepCopy())
+		nw.Spec.Peerings = []apinetv1alpha1.NetworkPeering{{Name: "to-" + peer.Name, ID: peer.Spec.ID}}
+		if err := e.c.Patch(ctx, nw, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serveName(t, vmD.NetNS, "80", "D")
 	serveName(t, vmA.NetNS, "80", "A")
 	serveName(t, vmB.NetNS, "8080", "B")
 	serveName(t, vmP.NetNS, "80", "P")
@@ -64,8 +79,9 @@ func TestKubectlOvnetTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What packets do.
-	expectPaths(t, "policy web admits b on port 80 and drops c; the LB's VIP reaches b",
-		reaches(vmB, "10.0.0.1", "80", "A"), reaches(vmC, "10.0.0.100", "8080", "B"), reaches(vmC, "10.0.0.1", "80", ""))
+	expectPaths(t, "policy web admits b on port 80 and drops c; the LB's VIP reaches b; c reaches d over the peering",
+		reaches(vmB, "10.0.0.1", "80", "A"), reaches(vmC, "10.0.0.100", "8080", "B"), reaches(vmC, "192.168.1.1", "80", "D"),
+		reaches(vmC, "10.0.0.1", "80", ""))
 	peers := listenIn(t, e.s.Layout.External, "9001")
 	natted, err := peers.sourceOf(vmC, "tcp", upstream, "9001")
 	if err != nil {
@@ -87,6 +103,7 @@ func TestKubectlOvnetTrace(t *testing.T) {
 		{"", public + ":80", true, []string{"public IP " + public + " of NetworkInterface p (DNAT to 10.0.0.4)", "delivered to NetworkInterface p on node node-2"}},
 		{"b", "10.0.0.1:80/tcp", true, []string{"allowed by NetworkPolicy web, ingress rule 1", "delivered to NetworkInterface a on node node-1"}},
 		{"c", "10.0.0.1:80/tcp", false, []string{"dropped by the default deny (ingress) of NetworkPolicy web"}},
+		{"c", "192.168.1.1:80", true, []string{"peering to Network " + e.ns + "/net2", "delivered to NetworkInterface d on node node-3"}},
 		{"c", "10.0.0.100:8080", true, []string{"DNAT by LoadBalancer int", "delivered to NetworkInterface b on node node-2"}},
 		{"c", upstream + ":9001", true, []string{"SNAT by NATGateway gw to " + natted.Addr().String() + " ports", "leaves the Network to the provider network", "through the gateway chassis"}},
 		{"p", upstream + ":9001", true, []string{"public IP " + public + " of NetworkInterface p", "leaves the Network to the provider network", "on node node-2, the NetworkInterface's own"}},
