@@ -128,17 +128,16 @@ func fromNIC(ctx context.Context, c client.Client, ns, nicName string, dst netip
 // public IP, else its Network's gateway port).
 func fromExternal(ctx context.Context, c client.Client, nb *ovn.Client, ns string, src, dst netip.Addr) (traceStart, error) {
 	network, mac := "", ""
-	for _, row := range nb.Rows(nbdb.NATTable) {
-		n := row.(*nbdb.NAT)
-		if o, ok := ovn.OwnerOf(n.ExternalIDs); ok && o.Kind == "NetworkInterface" && o.Namespace == ns && n.ExternalIP == dst.String() {
-			nic := &apinetv1alpha1.NetworkInterface{}
-			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: o.Name}, nic); err != nil {
-				return traceStart{}, err
-			}
-			network = nic.Spec.NetworkRef.Name
-			if n.ExternalMAC != nil {
-				mac = *n.ExternalMAC
-			}
+	if n, o := natRow(nb, func(n *nbdb.NAT, o ovn.Owner) bool {
+		return o.Kind == "NetworkInterface" && o.Namespace == ns && n.ExternalIP == dst.String()
+	}); n != nil {
+		nic := &apinetv1alpha1.NetworkInterface{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: o.Name}, nic); err != nil {
+			return traceStart{}, err
+		}
+		network = nic.Spec.NetworkRef.Name
+		if n.ExternalMAC != nil {
+			mac = *n.ExternalMAC
 		}
 	}
 	for _, row := range nb.Rows(nbdb.LoadBalancerTable) {
@@ -321,13 +320,24 @@ func trace(ctx context.Context, c client.Client, nb, sb *ovn.Client, sbEndpoint 
 
 // publicIPOf names the NIC whose public IP dst is (a DNAT from outside).
 func publicIPOf(nb *ovn.Client, dst netip.Addr) string {
+	n, o := natRow(nb, func(n *nbdb.NAT, o ovn.Owner) bool {
+		return o.Kind == "NetworkInterface" && n.ExternalIP == dst.String()
+	})
+	if n == nil {
+		return ""
+	}
+	return "public IP " + n.ExternalIP + " of NetworkInterface " + o.Name + " (DNAT to " + n.LogicalIP + ")"
+}
+
+// natRow is the first of ovnet's NAT rows (with its owner) that match.
+func natRow(nb *ovn.Client, match func(*nbdb.NAT, ovn.Owner) bool) (*nbdb.NAT, ovn.Owner) {
 	for _, row := range nb.Rows(nbdb.NATTable) {
 		n := row.(*nbdb.NAT)
-		if o, ok := ovn.OwnerOf(n.ExternalIDs); ok && o.Kind == "NetworkInterface" && n.ExternalIP == dst.String() {
-			return "public IP " + n.ExternalIP + " of NetworkInterface " + o.Name + " (DNAT to " + n.LogicalIP + ")"
+		if o, ok := ovn.OwnerOf(n.ExternalIDs); ok && match(n, o) {
+			return n, o
 		}
 	}
-	return ""
+	return nil, ovn.Owner{}
 }
 
 // parseDestination reads ADDR[:PORT][/tcp|udp|icmp] ([ADDR]:PORT for IPv6;
@@ -436,18 +446,14 @@ func natOf(nb *ovn.Client, actions []string, src netip.Addr) (string, bool) {
 	if external == "" {
 		return "", false
 	}
-	for _, row := range nb.Rows(nbdb.NATTable) {
-		n := row.(*nbdb.NAT)
-		o, ok := ovn.OwnerOf(n.ExternalIDs)
-		if !ok || n.ExternalIP != external || n.LogicalIP != src.String() {
-			continue
-		}
-		switch o.Kind {
-		case "NATGateway":
-			return "SNAT by NATGateway " + o.Name + " to " + external + " ports " + n.ExternalPortRange, false
-		case "NetworkInterface":
-			return "public IP " + external + " of NetworkInterface " + o.Name, n.LogicalPort != nil
-		}
+	n, o := natRow(nb, func(n *nbdb.NAT, o ovn.Owner) bool {
+		return n.ExternalIP == external && n.LogicalIP == src.String() && (o.Kind == "NATGateway" || o.Kind == "NetworkInterface")
+	})
+	switch {
+	case n == nil:
+		return "", false
+	case o.Kind == "NATGateway":
+		return "SNAT by NATGateway " + o.Name + " to " + external + " ports " + n.ExternalPortRange, false
 	}
-	return "", false
+	return "public IP " + external + " of NetworkInterface " + o.Name, n.LogicalPort != nil
 }
