@@ -11,10 +11,8 @@ import (
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 )
 
-// createPopulation creates Nodes (as their agents register them), Networks
-// with their NICs, NATGateways on the first networks, and LoadBalancers
-// whose targets' agents already reported Ready.
-func createPopulation(ctx context.Context, c client.Client, sc coldScale, res *coldResult) error {
+// createNodes creates the population's Nodes, as their agents register them.
+func createNodes(ctx context.Context, c client.Client, sc coldScale) error {
 	for i := range sc.Nodes {
 		name := fmt.Sprintf("node-%d", i)
 		if err := c.Create(ctx, &apinetv1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
@@ -23,7 +21,13 @@ func createPopulation(ctx context.Context, c client.Client, sc coldScale, res *c
 			return err
 		}
 	}
-	ns := "bench-cold"
+	return nil
+}
+
+// createPopulation creates namespace ns with Networks and their NICs,
+// NATGateways on the first networks, and LoadBalancers whose targets'
+// agents already reported Ready.
+func createPopulation(ctx context.Context, c client.Client, sc coldScale, ns string, res *coldResult) error {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return err
 	}
