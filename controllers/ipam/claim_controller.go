@@ -144,6 +144,8 @@ type ClaimReconciler struct {
 	client.Client
 	Kind     ClaimerKind
 	Recorder recorder.EventRecorder
+	// quiet holds back the first "waiting for allocation" (patch.QuietFor).
+	quiet patch.Quiet
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips,verbs=get;list;watch;create;update;patch;delete
@@ -153,7 +155,13 @@ type ClaimReconciler struct {
 func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := r.Kind.New()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.quiet.Done(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if patch.Behind(obj) {
+		return ctrl.Result{RequeueAfter: patch.BehindRetry}, nil
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return ctrl.Result{}, nil // the IP claim GC releases a deleted claimer's IPs
@@ -202,10 +210,8 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 			return ctrl.Result{}, err
 		}
 	}
-	if !equalSpec(specBefore, obj) {
-		if err := r.Patch(ctx, obj, client.MergeFromWithOptions(specBefore, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
-			return ctrl.Result{}, fmt.Errorf("record claimed IPs: %w", err)
-		}
+	if err := patch.Object(ctx, r.Client, specBefore, obj, fieldOwner); err != nil {
+		return ctrl.Result{}, fmt.Errorf("record claimed IPs: %w", err)
 	}
 	if len(r.Kind.requests(obj)) == 0 && meta.FindStatusCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
 		return ctrl.Result{}, nil
@@ -218,6 +224,10 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	case pending:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "waiting for public IPs to be allocated"
 	}
+	if err := r.quiet.Hold(obj, *r.Kind.conditions(obj), cond); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.quiet.Done(req.NamespacedName)
 	old := patch.SetCondition(r.Kind.conditions(obj), obj, cond)
 	patch.Warn(r.Recorder, obj, old, cond, actionClaim, "Pending")
 	// The translators write the Ready condition of the same list: locked.

@@ -126,7 +126,7 @@ func recordAddress(ip *apinetv1alpha1.IP, addr netip.Addr) {
 
 func setupIP(d deps, addresses *Addresses) error {
 	r := &IPReconciler{Client: d.c, APIReader: d.reader, Addresses: addresses, Recorder: d.rec}
-	return ctrl.NewControllerManagedBy(d.mgr).Named("ip").For(&apinetv1alpha1.IP{}).WithOptions(d.parallel).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("ip").For(&apinetv1alpha1.IP{}).
 		// A released address (or a full pool that frees up) retries the IPs waiting for one.
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(waitingIPs(d.c)), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(r))

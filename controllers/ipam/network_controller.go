@@ -38,6 +38,9 @@ func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Get(ctx, req.NamespacedName, nw); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if patch.Behind(nw) {
+		return ctrl.Result{RequeueAfter: patch.BehindRetry}, nil
+	}
 	if !nw.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // the NetworkID controller releases the VNI once the Network is gone
 	}
@@ -108,7 +111,7 @@ func (r *NetworkReconciler) allocate(ctx context.Context, nw *apinetv1alpha1.Net
 
 func setupNetwork(d deps, ids *NetworkIDs) error {
 	r := &NetworkReconciler{Client: d.c, APIReader: d.reader, IDs: ids, Recorder: d.rec}
-	return ctrl.NewControllerManagedBy(d.mgr).Named("network").For(&apinetv1alpha1.Network{}).WithOptions(d.parallel).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("network").For(&apinetv1alpha1.Network{}).
 		// A released ID (or a full range that frees up) retries the Networks waiting for one.
 		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(waitingNetworks(d.c)), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(r))

@@ -149,14 +149,14 @@ func networkIDVerdict(ctx context.Context, live client.Reader, o client.Object) 
 
 // setupReleasers registers the releasers of IPAddresses and NetworkIDs.
 func setupReleasers(d deps) error {
-	if err := ctrl.NewControllerManagedBy(d.mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).WithOptions(d.parallel).
+	if err := ctrl.NewControllerManagedBy(d.mgr).Named("ipaddress").For(&apinetv1alpha1.IPAddress{}).
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(locksOfIP(d.c))).
 		// A deleted Network releases its transit address.
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksClaimedBy(d.c)), builder.WithPredicates(enqueue.OnDelete())).
 		Complete(IPAddressReleaser(d.c, d.reader)); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(d.mgr).Named("networkid").For(&apinetv1alpha1.NetworkID{}).WithOptions(d.parallel).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("networkid").For(&apinetv1alpha1.NetworkID{}).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(locksOfNetwork(d.c))).
 		Complete(NetworkIDReleaser(d.c, d.reader))
 }

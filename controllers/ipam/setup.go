@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -58,11 +57,11 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 
-	d := deps{mgr: mgr, c: mgr.GetClient(), reader: mgr.GetAPIReader(), rec: mgr.GetEventRecorder("ovnet-controller"),
-		// Allocation is safe to run in parallel: the lock objects serialise
-		// it. Status and claim writes are locked (internal/patch): a
-		// conflict is a short requeue, not an error with backoff.
-		parallel: controller.Options{MaxConcurrentReconciles: 4}}
+	// Allocation is safe to run in parallel (the manager's
+	// --concurrent-reconciles): the lock objects serialise it. Status and
+	// claim writes are locked (internal/patch): a conflict is a short
+	// requeue, not an error with backoff.
+	d := deps{mgr: mgr, c: mgr.GetClient(), reader: mgr.GetAPIReader(), rec: mgr.GetEventRecorder("ovnet-controller")}
 	for _, setup := range []func(deps) error{
 		func(d deps) error { return setupIP(d, addresses) },
 		func(d deps) error { return setupNetwork(d, ids) },
@@ -77,9 +76,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 
 // deps is what every controller of the package is built from.
 type deps struct {
-	mgr      manager.Manager
-	c        client.Client
-	reader   client.Reader
-	rec      recorder.EventRecorder
-	parallel controller.Options
+	mgr    manager.Manager
+	c      client.Client
+	reader client.Reader
+	rec    recorder.EventRecorder
 }

@@ -259,7 +259,7 @@ func (r *NATGatewayReconciler) setClaim(ctx context.Context, nic *apinetv1alpha1
 			nic.Spec.NATGateways = append(nic.Spec.NATGateways, apinetv1alpha1.NetworkInterfaceNAT{
 				IPFamily: gw.Spec.IPFamily, ClaimRef: apinetv1alpha1.LocalUIDReference{Name: gw.Name, UID: gw.UID}})
 		}
-		return r.Patch(ctx, nic, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), fieldOwner)
+		return patch.Object(ctx, r.Client, before, nic, fieldOwner)
 	})
 	switch {
 	case errors.Is(err, errOtherGateway), apierrors.IsNotFound(err):

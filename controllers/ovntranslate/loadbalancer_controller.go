@@ -64,7 +64,7 @@ func (r *LoadBalancerReconciler) reconcile(ctx context.Context, lb *apinetv1alph
 		return ctrl.Result{}, err
 	}
 	if nw == nil {
-		return ctrl.Result{}, r.ready(ctx, lb, metav1.ConditionFalse, "Pending", missing)
+		return ctrl.Result{}, r.missing(ctx, lb, missing)
 	}
 	if vips := internalVIPs(lb); len(vips) > 0 {
 		conflict, err := conflictOf(ctx, r.Client, userOf("LoadBalancer", lb, vips), lb.Namespace, nw.Name)

@@ -51,7 +51,7 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 		return ctrl.Result{}, err
 	}
 	if nw == nil {
-		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, "Pending", missing)
+		return ctrl.Result{}, r.missing(ctx, gw, missing)
 	}
 	table := &apinetv1alpha1.NATTable{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {

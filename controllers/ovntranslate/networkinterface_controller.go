@@ -90,13 +90,12 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		return ctrl.Result{}, err
 	}
 	if nw == nil {
-		return ctrl.Result{}, r.ready(ctx, nic, metav1.ConditionFalse, "Pending", missing)
+		return ctrl.Result{}, r.missing(ctx, nic, missing)
 	}
 	node := &apinetv1alpha1.Node{}
 	if err := r.Get(ctx, types.NamespacedName{Name: nic.Spec.NodeRef.Name}, node); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.ready(ctx, nic, metav1.ConditionFalse, "Pending",
-				fmt.Sprintf("node %q does not exist", nic.Spec.NodeRef.Name))
+			return ctrl.Result{}, r.missing(ctx, nic, fmt.Sprintf("node %q does not exist", nic.Spec.NodeRef.Name))
 		}
 		return ctrl.Result{}, err
 	}

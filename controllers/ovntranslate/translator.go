@@ -3,11 +3,8 @@ package ovntranslate
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,26 +36,22 @@ type translator[T client.Object] struct {
 	translate  func(context.Context, T) (ctrl.Result, error)
 	// deleted, optional, runs once the object's rows are gone.
 	deleted func(context.Context, T) (ctrl.Result, error)
-	// waiting holds when objects that never reported began to wait.
-	waiting *sync.Map
+	// quiet holds back the first Pending of an object (patch.QuietFor).
+	quiet *patch.Quiet
 }
-
-// quietFor is how long an object that has never reported Ready waits for
-// what it needs (its Network's ID and rows) before it says Pending: in a
-// cold start those come moments later, and a Pending write would be one
-// API write per object for nothing. An object that has reported says so
-// at once.
-const quietFor = 10 * time.Second
 
 func (t *translator[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := t.newObj()
 	if err := t.Get(ctx, req.NamespacedName, obj); apierrors.IsNotFound(err) {
 		// Gone: its rows go by its name (of whichever UID).
-		t.waiting.Delete(req.NamespacedName)
+		t.quiet.Done(req.NamespacedName)
 		_, err := t.NB.DeleteOthers(ctx, ovn.Owner{Kind: t.kind, Namespace: req.Namespace, Name: req.Name})
 		return ctrl.Result{}, err
 	} else if err != nil {
 		return ctrl.Result{}, err
+	}
+	if patch.Behind(obj) {
+		return ctrl.Result{RequeueAfter: patch.BehindRetry}, nil
 	}
 	if obj.GetDeletionTimestamp().IsZero() {
 		return t.translate(ctx, obj)
@@ -80,9 +73,27 @@ func (t *translator[T]) ready(ctx context.Context, obj T, status metav1.Conditio
 
 // report is ready carrying, in the same request, the status changes made
 // to obj since the copy before: one write per reconcile instead of two. A
-// Warning event marks Ready turning False with a new reason.
+// Warning event marks Ready turning False with a new reason. The first
+// Pending of an object that has never reported is held back a while
+// (patch.QuietFor), since what it waits for is under way: the error asks
+// for the object again.
 func (t *translator[T]) report(ctx context.Context, before, obj T, status metav1.ConditionStatus, reason, msg string) error {
 	cond := metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg}
+	if err := t.quiet.Hold(obj, *t.conditions(obj), cond); err != nil {
+		return err
+	}
+	return t.set(ctx, before, obj, cond)
+}
+
+// missing reports at once that obj waits for an object that does not
+// exist (Ready=False, Pending): nothing is under way that would end it.
+func (t *translator[T]) missing(ctx context.Context, obj T, msg string) error {
+	cond := metav1.Condition{Type: apinetv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "Pending", Message: msg}
+	return t.set(ctx, obj.DeepCopyObject().(T), obj, cond)
+}
+
+func (t *translator[T]) set(ctx context.Context, before, obj T, cond metav1.Condition) error {
+	t.done(obj)
 	old := patch.SetCondition(t.conditions(obj), obj, cond)
 	patch.Warn(t.Recorder, obj, old, cond, "Translate", "Pending")
 	return patch.Status(ctx, t.Client, before, obj, fieldOwner)
@@ -109,22 +120,13 @@ func (t *translator[T]) write(ctx context.Context, obj T, network string, want [
 }
 
 // pending reports that obj waits (Ready=False, Pending) and asks to be
-// looked at again; an object that has never reported stays quiet for
-// quietFor first.
+// looked at again.
 func (t *translator[T]) pending(ctx context.Context, obj T, msg string) (ctrl.Result, error) {
-	res := ctrl.Result{RequeueAfter: retryAfter}
-	if meta.FindStatusCondition(*t.conditions(obj), apinetv1alpha1.ConditionReady) == nil {
-		first, _ := t.waiting.LoadOrStore(client.ObjectKeyFromObject(obj), time.Now())
-		if left := quietFor - time.Since(first.(time.Time)); left > 0 {
-			res.RequeueAfter = min(retryAfter, left)
-			return res, nil
-		}
-	}
-	return res, t.ready(ctx, obj, metav1.ConditionFalse, "Pending", msg)
+	return ctrl.Result{RequeueAfter: retryAfter}, t.ready(ctx, obj, metav1.ConditionFalse, "Pending", msg)
 }
 
 // done forgets that obj waited.
-func (t *translator[T]) done(obj T) { t.waiting.Delete(client.ObjectKeyFromObject(obj)) }
+func (t *translator[T]) done(obj T) { t.quiet.Done(client.ObjectKeyFromObject(obj)) }
 
 // deps are what the translators are set up with.
 type deps struct {
@@ -141,5 +143,5 @@ type deps struct {
 
 // translatorFor makes the skeleton for kind.
 func translatorFor[T client.Object](d deps, kind string, newObj func() T, conditions func(T) *[]metav1.Condition) translator[T] {
-	return translator[T]{Client: d.c, NB: d.nb, Recorder: d.rec, kind: kind, newObj: newObj, conditions: conditions, waiting: &sync.Map{}}
+	return translator[T]{Client: d.c, NB: d.nb, Recorder: d.rec, kind: kind, newObj: newObj, conditions: conditions, quiet: &patch.Quiet{}}
 }

@@ -4,6 +4,13 @@
 // the whole conditions list); a write conflict means "read again", not a
 // failure.
 //
+// Two more rules keep a cold start from writing twice: a reconcile that
+// reads, from the cache, an object this process has just written (Behind)
+// stops and waits for the write's own event instead of computing the same
+// write again and losing a conflict; and an object that has never
+// reported waits a moment before it reports Pending (QuietPending), since
+// what it waits for usually comes moments later.
+//
 // A reconcile takes a copy of the object before it changes the status,
 // sets conditions with SetCondition, and ends with Status:
 //
@@ -15,6 +22,7 @@ package patch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,6 +48,7 @@ func Status(ctx context.Context, c client.Client, before, obj client.Object, own
 	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), owner); err != nil {
 		return fmt.Errorf("update %s status: %w", obj.GetName(), err)
 	}
+	written.remember(before)
 	return nil
 }
 
@@ -52,6 +61,7 @@ func Object(ctx context.Context, c client.Client, before, obj client.Object, own
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), owner); err != nil {
 		return fmt.Errorf("update %s: %w", obj.GetName(), err)
 	}
+	written.remember(before)
 	return nil
 }
 
@@ -90,17 +100,33 @@ func Warn(rec recorder.EventRecorder, obj client.Object, old, cond metav1.Condit
 	return true
 }
 
+// Behind reports whether obj, just read from the cache, is a version this
+// process has since written over (with Status or Object): the cache has
+// not seen the write yet, and a reconcile of obj would compute the same
+// write again and lose a conflict. The write's own event brings obj back;
+// the caller returns with BehindRetry as a fallback.
+func Behind(obj client.Object) bool { return written.holds(obj) }
+
+// BehindRetry is when an object found Behind is looked at again should
+// its write's event not come (it always does, unless the watch restarts).
+const BehindRetry = 2 * time.Second
+
 // ConflictRetry is how soon an object whose write conflicted is read again.
 const ConflictRetry = 100 * time.Millisecond
 
 // RequeueConflicts wraps a reconciler: a conflict error becomes a requeue
-// after ConflictRetry without an error. Returned as an error, it would grow
+// after ConflictRetry without an error, and a Pending held back by
+// QuietPending a requeue when it is due. Returned as an error, it would grow
 // the object's exponential backoff until, under load, it waits for minutes.
 func RequeueConflicts(r reconcile.Reconciler) reconcile.Reconciler {
 	return reconcile.Func(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 		res, err := r.Reconcile(ctx, req)
-		if err != nil && apierrors.IsConflict(err) {
+		var quiet quietError
+		switch {
+		case err != nil && apierrors.IsConflict(err):
 			return ctrl.Result{RequeueAfter: ConflictRetry}, nil
+		case errors.As(err, &quiet):
+			return ctrl.Result{RequeueAfter: quiet.left}, nil
 		}
 		return res, err
 	})
