@@ -69,7 +69,6 @@ type plan struct {
 	ops      []ovsdb.Operation
 	uuids    map[string]map[string]string // table -> key -> uuid or named uuid of this plan's rows
 	inserted map[string]int               // named uuid -> index of its insert operation
-	named    int
 }
 
 // Apply makes the database hold exactly rows for owner: it inserts missing
@@ -82,7 +81,10 @@ func (c *Client) Apply(ctx context.Context, owner Owner, rows []Row) (int, error
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.Transact(ctx, p.ops...); err != nil {
+	if len(p.ops) == 0 {
+		return 0, nil
+	}
+	if err := c.commit(ctx, p.ops); err != nil {
 		return 0, fmt.Errorf("apply %s: %w", owner, err)
 	}
 	return len(p.ops), nil
@@ -293,8 +295,7 @@ func refTable(bt *ovsdb.BaseType) string {
 }
 
 func (p *plan) insert(table string, r *Row) error {
-	p.named++
-	name := "ovnet_row" + strconv.Itoa(p.named)
+	name := "ovnet_row" + strconv.FormatInt(p.c.named.Add(1), 10)
 	row := ovsdb.Row{}
 	ts := p.schema(table)
 	for _, col := range fieldsOf(r.Model).columns {

@@ -117,6 +117,10 @@ type Client struct {
 	libovsdbclient.Client
 	cfg          Config
 	transactions atomic.Int64
+	batch        batcher
+	// named numbers the named UUIDs of inserts: unique across the Applies
+	// that share a transaction.
+	named atomic.Int64
 }
 
 // Tables lists the models a client monitors and caches; nothing else is
