@@ -19,7 +19,7 @@ const (
 	actionAllocate     = "Allocate"
 	actionClaim        = "Claim"
 	fieldOwner         = client.FieldOwner("ovnet-controller")
-	conditionIPsClaims = "PublicIPsClaimed"
+	conditionIPsClaims = apinetv1alpha1.ConditionPublicIPsClaimed
 )
 
 // retryWaiting is how often an object that waits for a free value (a full

@@ -150,28 +150,31 @@ func (r *DaemonSetReconciler) claim(ctx context.Context, ds *apinetv1alpha1.Daem
 		matches := sel.Matches(labels.Set(inst.Labels))
 		switch {
 		case ref != nil && ref.UID == ds.UID && !matches:
-			patch := client.MergeFrom(inst.DeepCopy())
+			release := client.MergeFrom(inst.DeepCopy())
 			inst.OwnerReferences = slices.DeleteFunc(inst.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == ds.UID })
-			if err := r.Patch(ctx, inst, patch, fieldOwner); client.IgnoreNotFound(err) != nil {
+			if err := r.Patch(ctx, inst, release, fieldOwner); client.IgnoreNotFound(err) != nil {
 				return nil, err
 			}
 			continue
 		case ref == nil && matches && inst.DeletionTimestamp.IsZero():
-			patch := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
+			adopt := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
 			if err := controllerutil.SetControllerReference(ds, inst, r.Scheme()); err != nil {
 				return nil, err
 			}
-			if err := r.Patch(ctx, inst, patch, fieldOwner); err != nil {
+			if err := r.Patch(ctx, inst, adopt, fieldOwner); err != nil {
 				return nil, client.IgnoreNotFound(err)
 			}
 		case ref == nil || ref.UID != ds.UID:
 			continue
 		}
-		if !slices.Equal(inst.Spec.IPs, ds.Spec.Template.Spec.IPs) || !equality.Semantic.DeepEqual(inst.Spec.LoadBalancerPorts, ds.Spec.Template.Spec.LoadBalancerPorts) {
-			patch := client.MergeFrom(inst.DeepCopy())
+		// An Instance this process has just written is rolled out to once
+		// the cache has the write (its event brings the DaemonSet back).
+		if !patch.Behind(inst) && (!slices.Equal(inst.Spec.IPs, ds.Spec.Template.Spec.IPs) ||
+			!equality.Semantic.DeepEqual(inst.Spec.LoadBalancerPorts, ds.Spec.Template.Spec.LoadBalancerPorts)) {
+			before := inst.DeepCopy()
 			inst.Spec.IPs = slices.Clone(ds.Spec.Template.Spec.IPs)
 			inst.Spec.LoadBalancerPorts = slices.Clone(ds.Spec.Template.Spec.LoadBalancerPorts)
-			if err := r.Patch(ctx, inst, patch, fieldOwner); client.IgnoreNotFound(err) != nil {
+			if err := patch.Object(ctx, r.Client, before, inst, fieldOwner); client.IgnoreNotFound(err) != nil {
 				return nil, fmt.Errorf("roll out to Instance %s: %w", inst.Name, err)
 			}
 		}

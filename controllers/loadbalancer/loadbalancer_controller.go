@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -109,6 +110,17 @@ func DaemonSetFor(lb *apinetv1alpha1.LoadBalancer) apinetv1alpha1.DaemonSetSpec 
 
 func (r *LoadBalancerReconciler) applyDaemonSet(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
 	ds := &apinetv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: lb.Namespace, Name: DaemonSetName(lb.Name)}}
+	if allocating(lb) {
+		// A new DaemonSet waits for the addresses being allocated (the
+		// LoadBalancer's write of them wakes us): its Instances are then
+		// created with them, not created and written again.
+		switch err := r.Get(ctx, client.ObjectKeyFromObject(ds), ds); {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
 	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, ds, func() error {
 		if ref := metav1.GetControllerOf(ds); ref != nil && ref.UID != lb.UID {
 			return fmt.Errorf("DaemonSet %s belongs to %s %s", ds.Name, ref.Kind, ref.Name)
@@ -120,6 +132,19 @@ func (r *LoadBalancerReconciler) applyDaemonSet(ctx context.Context, lb *apinetv
 		return fmt.Errorf("DaemonSet of LoadBalancer %s: %w", lb.Name, err)
 	}
 	return nil
+}
+
+// allocating reports whether some of a public lb's IPs are being allocated:
+// an entry without address while the claim has not failed.
+func allocating(lb *apinetv1alpha1.LoadBalancer) bool {
+	if lb.Spec.Type != apinetv1alpha1.LoadBalancerTypePublic {
+		return false
+	}
+	claim := apinetv1alpha1.ConditionCopy(lb.Status.Conditions, apinetv1alpha1.ConditionPublicIPsClaimed)
+	if claim.Status == metav1.ConditionFalse && claim.Reason != "Pending" {
+		return false
+	}
+	return slices.ContainsFunc(lb.Spec.IPs, func(ip apinetv1alpha1.PublicIPRequest) bool { return ip.IP == "" })
 }
 
 // RoutingFor lists the backends of lb among nics: those of its network

@@ -64,6 +64,9 @@ type NATGatewayReconciler struct {
 	// Scope is where the gateway's NAT IPs may be (the public pools).
 	Scope    publicip.Scope
 	Recorder recorder.EventRecorder
+	// quiet holds back a new gateway's first "waiting for NAT IPs"
+	// (patch.QuietFor).
+	quiet patch.Quiet
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch
@@ -301,6 +304,16 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 		cond.Message = fmt.Sprintf("%d interfaces wait for a port block: %d NAT IPs with %d blocks of %d ports each are all in use",
 			waiting, heldIPs, SlotsPerIP(gw.Spec.PortsPerNetworkInterface), gw.Spec.PortsPerNetworkInterface)
 	}
+	// Held back only while the NAT IPs are being allocated, not once
+	// their claim has failed (an address without IP object).
+	claim := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, apinetv1alpha1.ConditionPublicIPsClaimed)
+	if claim.Status != metav1.ConditionFalse || claim.Reason == "Pending" {
+		if err := r.quiet.Hold(gw, gw.Status.Conditions, cond); err != nil {
+			*gw = *before // the counts go with the condition, in one write
+			return err
+		}
+	}
+	r.quiet.Done(client.ObjectKeyFromObject(gw))
 	old := patch.SetCondition(&gw.Status.Conditions, gw, cond)
 	patch.Warn(r.Recorder, gw, old, cond, "Allocate", "Pending")
 	return patch.Status(ctx, r.Client, before, gw, fieldOwner)

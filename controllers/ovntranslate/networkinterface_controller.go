@@ -29,7 +29,7 @@ const (
 	kindNetworkInterface = "NetworkInterface"
 	// conditionPublicIPsClaimed is written by the claim controllers
 	// (controllers/ipam).
-	conditionPublicIPsClaimed = "PublicIPsClaimed"
+	conditionPublicIPsClaimed = apinetv1alpha1.ConditionPublicIPsClaimed
 )
 
 // Reasons of a NIC's Ready condition besides RowsWritten and Pending.

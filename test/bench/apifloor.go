@@ -26,8 +26,8 @@ const apiFloorWorkers = 16
 // parallel clients against the same API server, with no controller
 // running. The population is created again (untimed) in floorNamespace;
 // then, timed, every object the controller created in coldNamespace is
-// created there in its final form (IPs with their address, Instances with
-// their node, NATTables, DaemonSets, routings, and a NetworkID and IPAddress
+// created there in its final form (IPs with their address, Instances then
+// bound to their node as the scheduler does, NATTables, DaemonSets, routings, and a NetworkID and IPAddress
 // lock for each one the controller took), every allocation the API's
 // protocol records in a user object's spec is written once (a Network's
 // spec.id with its annotations, a NIC's public IP addresses and NAT
@@ -73,14 +73,33 @@ func apiFloor(ctx context.Context, c client.Client, sc coldScale) (time.Duration
 	if err != nil {
 		return 0, 0, err
 	}
+	// The requests sent: one per write, two for a bound Instance.
+	requests := len(writes) + len(created)
 	for _, obj := range created {
-		writes = append(writes, func() error { return c.Create(ctx, obj) })
+		inst, ok := obj.(*apinetv1alpha1.Instance)
+		if !ok || inst.Spec.NodeRef == nil {
+			writes = append(writes, func() error { return c.Create(ctx, obj) })
+			continue
+		}
+		// The scheduler binds an Instance after its creation (spec.nodeRef
+		// is set once): two requests, in order.
+		requests++
+		node := inst.Spec.NodeRef
+		inst.Spec.NodeRef = nil
+		writes = append(writes, func() error {
+			if err := c.Create(ctx, inst); err != nil {
+				return err
+			}
+			before := inst.DeepCopy()
+			inst.Spec.NodeRef = node
+			return c.Patch(ctx, inst, client.MergeFrom(before))
+		})
 	}
 	start := time.Now()
 	if err := parallel(apiFloorWorkers, len(writes), func(i int) error { return writes[i]() }); err != nil {
 		return 0, 0, fmt.Errorf("API floor: %w", err)
 	}
-	return time.Since(start), len(writes), nil
+	return time.Since(start), requests, nil
 }
 
 // listed lists a kind in namespace ns by name.

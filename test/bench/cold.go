@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -60,6 +61,10 @@ type coldResult struct {
 	peakRSS                int64   // bytes
 	heapInUse              float64 // bytes, once converged
 	cpuSeconds, cpuRestart float64
+	northdCPU              float64 // ovn-northd's CPU seconds, cold start until Ready
+	// stackCPU is the CPU seconds of each of the stack's processes, cold
+	// start until Ready.
+	stackCPU               map[string]float64
 	controllerTransactions float64
 	// apiWrites are the API server's write requests from the controller's
 	// start until everything was Ready (the benchmark writes nothing then).
@@ -101,6 +106,19 @@ func (r coldResult) markdown() string {
 	fmt.Fprintf(&b, "| P5: controller Go heap in use once converged | %.0f MiB |\n", r.heapInUse/(1<<20))
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, cold start until Ready | %.1f s |\n", r.cpuSeconds)
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, restart until settled | %.1f s |\n", r.cpuRestart)
+	fmt.Fprintf(&b, "| ovn-northd CPU seconds, cold start until Ready | %.1f s |\n", r.northdCPU)
+	if len(r.stackCPU) > 0 {
+		keys := slices.Sorted(maps.Keys(r.stackCPU))
+		fmt.Fprintf(&b, "\nCPU seconds from the controller's start until everything was Ready (%.0f s × %d CPUs): ",
+			r.readyDone.Seconds(), runtime.NumCPU())
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %.1f", k, r.stackCPU[k])
+		}
+		b.WriteString(".\n")
+	}
 	if len(r.apiWrites) > 0 {
 		keys := slices.Collect(maps.Keys(r.apiWrites))
 		slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(r.apiWrites[b], r.apiWrites[a]) })
@@ -173,6 +191,9 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		return res, err
 	}
 	defer ctl.stop()
+	northd := central.PID("ovn-northd")
+	northdBefore := cpuSecondsOf(northd)
+	stackBefore := stackCPU()
 	t0 := time.Now()
 	lastReport := t0
 	if err := waitLong(200*time.Millisecond, func() (bool, error) {
@@ -189,6 +210,12 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		return res, fmt.Errorf("not everything Ready: %w", err)
 	}
 	res.readyDone = time.Since(t0)
+	res.northdCPU = cpuSecondsOf(northd) - northdBefore
+	res.stackCPU = stackCPU()
+	for k, v := range stackBefore {
+		res.stackCPU[k] -= v
+	}
+	res.stackCPU["ovnet-controller"] = ctl.cpuSeconds()
 	if res.controllerTransactions, err = ctl.transactions(); err != nil {
 		return res, err
 	}

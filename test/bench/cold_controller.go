@@ -124,8 +124,11 @@ func (p *controllerProcess) reconciles() (float64, error) {
 }
 
 // cpuSeconds is user + system time from /proc/<pid>/stat.
-func (p *controllerProcess) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+func (p *controllerProcess) cpuSeconds() float64 { return cpuSecondsOf(p.cmd.Process.Pid) }
+
+// cpuSecondsOf is a process's user + system time from /proc/<pid>/stat.
+func cpuSecondsOf(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return -1
 	}
@@ -215,4 +218,27 @@ func saveURL(url, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// stackCPU is the CPU seconds of the stack's processes by command name
+// (kube-apiserver, etcd, kube-controller-manager, ovsdb-server, ovn-northd),
+// read from /proc: where a run's CPU went.
+func stackCPU() map[string]float64 {
+	out := map[string]float64{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		switch name := strings.TrimSpace(string(comm)); name {
+		case "kube-apiserver", "etcd", "kube-controller", "ovsdb-server", "ovn-northd":
+			out[name] += cpuSecondsOf(pid)
+		}
+	}
+	return out
 }

@@ -66,6 +66,10 @@ const (
 	ConditionReady = "Ready"
 	// ConditionIDAllocated: a Network holds its network ID (VNI).
 	ConditionIDAllocated = "IDAllocated"
+	// ConditionPublicIPsClaimed: a NetworkInterface, LoadBalancer or
+	// NATGateway holds the public IPs it asks for (False with Pending while
+	// they are being allocated).
+	ConditionPublicIPsClaimed = "PublicIPsClaimed"
 
 	ReasonAllocated      = "Allocated"
 	ReasonPoolExhausted  = "PoolExhausted"
