@@ -28,11 +28,22 @@ func OnDelete() predicate.Predicate {
 // namespace, or in the whole cluster when it is cluster-scoped — and
 // enqueues those keep accepts (every one when keep is nil).
 func Listed(c client.Client, newList func() client.ObjectList, keep func(event, item client.Object) bool) handler.MapFunc {
+	return ListedWhere(c, newList, "", nil, keep)
+}
+
+// ListedWhere is Listed of only the items whose field index (a cache
+// index of that name) has the value value(event): a NIC's event lists the
+// load balancers of its Network, not of its namespace.
+func ListedWhere(c client.Client, newList func() client.ObjectList, field string, value func(event client.Object) string,
+	keep func(event, item client.Object) bool) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		list := newList()
 		var opts []client.ListOption
 		if o.GetNamespace() != "" {
 			opts = append(opts, client.InNamespace(o.GetNamespace()))
+		}
+		if value != nil {
+			opts = append(opts, client.MatchingFields{field: value(o)})
 		}
 		if err := c.List(ctx, list, opts...); err != nil {
 			return nil

@@ -17,7 +17,8 @@ const (
 	// ClaimUID indexes IPs and the lock objects (IPAddresses, NetworkIDs)
 	// by the UID of their claimer.
 	ClaimUID = "spec.claimRef.uid"
-	// Network indexes NetworkInterfaces by the name of their Network.
+	// Network indexes NetworkInterfaces and LoadBalancers by the name of
+	// their Network.
 	Network = "spec.networkRef.name"
 )
 
@@ -52,6 +53,12 @@ func Register(ctx context.Context, idx client.FieldIndexer) error {
 	}); err != nil {
 		registered.Delete(idx)
 		return fmt.Errorf("index NetworkInterfaces by network: %w", err)
+	}
+	if err := idx.IndexField(ctx, &apinetv1alpha1.LoadBalancer{}, Network, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name}
+	}); err != nil {
+		registered.Delete(idx)
+		return fmt.Errorf("index LoadBalancers by network: %w", err)
 	}
 	return nil
 }

@@ -199,10 +199,9 @@ func setupLoadBalancer(mgr manager.Manager, c client.Client) error {
 // selectingLoadBalancers maps a NIC to the LoadBalancers of its namespace
 // that have a target selector.
 func selectingLoadBalancers(c client.Client) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, func(nic, o client.Object) bool {
-		// Matched by network, not by selector: a NIC whose labels stop
-		// matching must still wake the LB that routed to it.
-		lb := o.(*apinetv1alpha1.LoadBalancer)
-		return lb.Spec.TargetSelector != nil && lb.Spec.NetworkRef.Name == nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name
-	})
+	// Matched by network, not by selector: a NIC whose labels stop
+	// matching must still wake the LB that routed to it.
+	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} },
+		index.Network, func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name },
+		func(_, o client.Object) bool { return o.(*apinetv1alpha1.LoadBalancer).Spec.TargetSelector != nil })
 }

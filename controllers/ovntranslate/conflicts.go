@@ -158,14 +158,12 @@ func addressUsers(ctx context.Context, c client.Reader, namespace, network strin
 		out = append(out, userOf(kindNetworkInterface, &nics[i], nicAddresses(&nics[i])))
 	}
 	var lbs apinetv1alpha1.LoadBalancerList
-	if err := c.List(ctx, &lbs, client.InNamespace(namespace)); err != nil {
+	if err := c.List(ctx, &lbs, client.InNamespace(namespace), client.MatchingFields{index.Network: network}); err != nil {
 		return nil, fmt.Errorf("list load balancers: %w", err)
 	}
 	for i := range lbs.Items {
-		if lb := &lbs.Items[i]; lb.Spec.NetworkRef.Name == network {
-			if vips := internalVIPs(lb); len(vips) > 0 {
-				out = append(out, userOf("LoadBalancer", lb, vips))
-			}
+		if vips := internalVIPs(&lbs.Items[i]); len(vips) > 0 {
+			out = append(out, userOf("LoadBalancer", &lbs.Items[i], vips))
 		}
 	}
 	return out, nil

@@ -218,14 +218,17 @@ func loadBalancers(c client.Client, keep func(event, lb client.Object) bool) han
 	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, keep)
 }
 
-func loadBalancerOfNetwork(event, lb client.Object) bool {
-	return lb.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name == event.GetName()
+// loadBalancersOfNetwork: a Network's event wakes its load balancers.
+func loadBalancersOfNetwork(c client.Client) handler.MapFunc {
+	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} },
+		index.Network, client.Object.GetName, nil)
 }
 
-// loadBalancerOfNIC: only a NIC of the LB's network can be its backend
+// loadBalancersOfNIC: only a NIC of the LB's network can be its backend
 // (a Network never changes under a NIC).
-func loadBalancerOfNIC(event, lb client.Object) bool {
-	return lb.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name == event.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name
+func loadBalancersOfNIC(c client.Client) handler.MapFunc {
+	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} },
+		index.Network, func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name }, nil)
 }
 
 // loadBalancerOfIP: the LB holds the IP or names its address (a release

@@ -1,25 +1,47 @@
 package ovntranslate
 
 import (
+	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
 // TestLoadBalancerWatchFilters: Network, NIC and IP events wake only the
 // load balancers they concern.
 func TestLoadBalancerWatchFilters(t *testing.T) {
-	lb := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Name: "lb", UID: "lb-uid"},
+	lb := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "lb", UID: "lb-uid"},
 		Spec: apinetv1alpha1.LoadBalancerSpec{NetworkRef: corev1.LocalObjectReference{Name: "net"},
 			IPs: []apinetv1alpha1.PublicIPRequest{{Name: "vip", IP: "10.0.0.1"}}}}
+	other := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "other-lb", UID: "other-uid"},
+		Spec: apinetv1alpha1.LoadBalancerSpec{NetworkRef: corev1.LocalObjectReference{Name: "other"}}}
+	scheme := runtime.NewScheme()
+	if err := apinetv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(lb, other).
+		WithIndex(&apinetv1alpha1.LoadBalancer{}, index.Network, func(o client.Object) []string {
+			return []string{o.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name}
+		}).Build()
+	// wakes reports whether the map function enqueues lb (and only lb).
+	wakes := func(m handler.MapFunc, event client.Object) bool {
+		reqs := m(context.Background(), event)
+		return len(reqs) == 1 && reqs[0].Name == lb.Name
+	}
 	nw := func(name string) *apinetv1alpha1.Network {
-		return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		return &apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
 	}
 	nic := func(network string) *apinetv1alpha1.NetworkInterface {
-		return &apinetv1alpha1.NetworkInterface{Spec: apinetv1alpha1.NetworkInterfaceSpec{NetworkRef: corev1.LocalObjectReference{Name: network}}}
+		return &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"},
+			Spec: apinetv1alpha1.NetworkInterfaceSpec{NetworkRef: corev1.LocalObjectReference{Name: network}}}
 	}
 	ip := func(addr apinetv1alpha1.IPAddr, claimer string) *apinetv1alpha1.IP {
 		o := &apinetv1alpha1.IP{Spec: apinetv1alpha1.IPSpec{IP: addr}}
@@ -32,10 +54,10 @@ func TestLoadBalancerWatchFilters(t *testing.T) {
 		name      string
 		got, want bool
 	}{
-		{"its network", loadBalancerOfNetwork(nw("net"), lb), true},
-		{"another network", loadBalancerOfNetwork(nw("other"), lb), false},
-		{"a NIC of its network", loadBalancerOfNIC(nic("net"), lb), true},
-		{"a NIC of another network", loadBalancerOfNIC(nic("other"), lb), false},
+		{"its network", wakes(loadBalancersOfNetwork(c), nw("net")), true},
+		{"another network", wakes(loadBalancersOfNetwork(c), nw("other")), false},
+		{"a NIC of its network", wakes(loadBalancersOfNIC(c), nic("net")), true},
+		{"a NIC of another network", wakes(loadBalancersOfNIC(c), nic("other")), false},
 		{"an IP it holds", loadBalancerOfIP(ip("10.0.0.9", "lb"), lb), true},
 		{"the address it names, released", loadBalancerOfIP(ip("10.0.0.1", ""), lb), true},
 		{"another address", loadBalancerOfIP(ip("10.0.0.2", ""), lb), false},
