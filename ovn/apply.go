@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/google/uuid"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
@@ -68,7 +69,7 @@ type plan struct {
 	c        *Client
 	ops      []ovsdb.Operation
 	uuids    map[string]map[string]string // table -> key -> uuid or named uuid of this plan's rows
-	inserted map[string]int               // named uuid -> index of its insert operation
+	inserted map[string]int               // (named) uuid -> index of its insert operation
 }
 
 // Apply makes the database hold exactly rows for owner: it inserts missing
@@ -295,7 +296,6 @@ func refTable(bt *ovsdb.BaseType) string {
 }
 
 func (p *plan) insert(table string, r *Row) error {
-	name := "ovnet_row" + strconv.FormatInt(p.c.named.Add(1), 10)
 	row := ovsdb.Row{}
 	ts := p.schema(table)
 	for _, col := range fieldsOf(r.Model).columns {
@@ -312,31 +312,35 @@ func (p *plan) insert(table string, r *Row) error {
 		}
 		row[col] = ov
 	}
-	// Tables without a unique index would silently take a second copy of
-	// the row if two writers raced (or a timed-out transaction was retried):
-	// the wait fails the transaction when a row with these external_ids
-	// already exists.
+	op := ovsdb.Operation{Op: ovsdb.OperationInsert, Table: table, Row: row}
+	var id string
 	if len(ts.Indexes) == 0 {
-		zero := 0
-		ids, err := ovsdb.NewOvsMap(externalIDsOf(r.Model))
-		if err != nil {
-			return err
-		}
-		p.ops = append(p.ops, ovsdb.Operation{
-			Op: ovsdb.OperationWait, Table: table, Timeout: &zero, Until: string(ovsdb.WaitConditionNotEqual),
-			Columns: []string{"external_ids"},
-			Where: []ovsdb.Condition{{
-				Column: "external_ids", Function: ovsdb.ConditionIncludes,
-				Value: mustOvsMap(map[string]string{KeyPrimary: r.Key}),
-			}},
-			Rows: []ovsdb.Row{{"external_ids": ids}},
-		})
+		// Tables without a unique index would silently take a second copy
+		// of the row if two writers raced (or a timed-out transaction was
+		// retried): the row's UUID is derived from its table and primary
+		// key, so the database refuses a second insert ("duplicate uuid")
+		// at the cost of a lookup, where a "wait" on external_ids would
+		// scan the whole table.
+		id = rowUUID(table, r.Key)
+		op.UUID = id
+	} else {
+		id = "ovnet_row" + strconv.FormatInt(p.c.named.Add(1), 10)
+		op.UUIDName = id
 	}
-	p.inserted[name] = len(p.ops)
-	p.ops = append(p.ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: table, Row: row, UUIDName: name})
-	p.remember(table, r.Key, name)
+	p.inserted[id] = len(p.ops)
+	p.ops = append(p.ops, op)
+	p.remember(table, r.Key, id)
 	return nil
 }
+
+// rowUUID is the UUID of the row of table with primary key key: a
+// name-based (SHA-1, version 5) UUID, the same for every writer.
+func rowUUID(table, key string) string {
+	return uuid.NewSHA1(rowUUIDSpace, []byte(table+"\x00"+key)).String()
+}
+
+// rowUUIDSpace is the namespace of rowUUID.
+var rowUUIDSpace = uuid.MustParse("6f2b1c3e-5a0d-4b8e-9c71-0e6a4f3d2b10")
 
 // link makes every parent of r list it.
 func (p *plan) link(r *Row) error {
@@ -476,14 +480,6 @@ func (p *plan) unlink(childTable, uuid string, deleting map[string]bool) {
 
 func uuidIs(uuid string) ovsdb.Condition {
 	return ovsdb.Condition{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: uuid}}
-}
-
-func mustOvsMap(m map[string]string) ovsdb.OvsMap {
-	om, err := ovsdb.NewOvsMap(m)
-	if err != nil {
-		panic(err)
-	}
-	return om
 }
 
 func compareStrings(a, b string) int {

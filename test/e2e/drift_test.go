@@ -71,39 +71,51 @@ func TestDrift(t *testing.T) {
 	uuids := func(table string, conds ...string) string {
 		return e.nbctl(append([]string{"--bare", "--columns=_uuid", "find", table}, conds...)...)
 	}
-	// removed runs remove on the rows find selects and waits for new ones
-	// (other UUIDs) and for the traffic.
-	removed := func(what, table string, find []string, remove ...[]string) {
+	// parent names the reference column that lists rows of a non-root
+	// table: removing the reference deletes them.
+	type parent struct{ table, name, column string }
+	// removed runs remove on the rows find selects and waits for them to
+	// be put back and for the traffic. Rows of tables without an index come
+	// back with the same UUID (derived from their key), so that the
+	// removal is proven by the command: lsp-del, lr-route-del and lr-del
+	// fail when nothing matches; for a command that does not (lr-nat-del,
+	// acl-del), the rows must be listed by the parent it removes them from.
+	removed := func(what, table string, find []string, from *parent, remove ...[]string) {
 		t.Helper()
-		before := uuids(table, find...)
-		if before == "" {
+		before := strings.Fields(uuids(table, find...))
+		if len(before) == 0 {
 			t.Fatalf("%s: no %s rows to remove", what, table)
+		}
+		if from != nil {
+			listed := e.nbctl("--bare", "--columns="+from.column, "list", from.table, from.name)
+			for _, uuid := range before {
+				if !strings.Contains(listed, uuid) {
+					t.Fatalf("%s: %s row %s is not in %s %s %s (%q)", what, table, uuid, from.table, from.name, from.column, listed)
+				}
+			}
 		}
 		for _, args := range remove {
 			e.nbctl(args...)
 		}
 		testenv.Eventually(t, 30*time.Second, what+" put back", func() error {
-			now := uuids(table, find...)
-			if now == "" {
-				return fmt.Errorf("no %s rows (removed %q)", table, before)
-			}
-			for _, uuid := range strings.Fields(before) {
-				if strings.Contains(now, uuid) {
-					return fmt.Errorf("%s row %s was not removed, or not yet put back", table, uuid)
-				}
+			if uuids(table, find...) == "" {
+				return fmt.Errorf("no %s rows", table)
 			}
 			return nil
 		})
 		works(what)
 	}
 	port := e.ns + "/s"
-	removed("switch port deleted", "Logical_Switch_Port", []string{"name=" + port}, []string{"lsp-del", port})
-	removed("/32 route deleted", "Logical_Router_Static_Route", []string{`ip_prefix="10.0.0.1/32"`},
-		[]string{"lr-route-del", e.ns + "/net1", "10.0.0.1/32"})
-	removed("NAT row deleted", "NAT", []string{"type=dnat_and_snat", "external_ip=" + pub},
-		[]string{"lr-nat-del", e.ns + "/net1", "dnat_and_snat", pub})
-	removed("router deleted", "Logical_Router", []string{"name=" + e.ns + "/net1"}, []string{"lr-del", e.ns + "/net1"})
-	removed("ACLs deleted", "ACL", []string{"external_ids:" + ovn.KeyOwnerKind + "=NetworkPolicy"}, []string{"acl-del", rows.NetworkSwitchName(&apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "net1"}})})
+	router := e.ns + "/net1"
+	sw := rows.NetworkSwitchName(&apinetv1alpha1.Network{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "net1"}})
+	removed("switch port deleted", "Logical_Switch_Port", []string{"name=" + port}, nil, []string{"lsp-del", port})
+	removed("/32 route deleted", "Logical_Router_Static_Route", []string{`ip_prefix="10.0.0.1/32"`}, nil,
+		[]string{"lr-route-del", router, "10.0.0.1/32"})
+	removed("NAT row deleted", "NAT", []string{"type=dnat_and_snat", "external_ip=" + pub}, &parent{"Logical_Router", router, "nat"},
+		[]string{"lr-nat-del", router, "dnat_and_snat", pub})
+	removed("router deleted", "Logical_Router", []string{"name=" + router}, nil, []string{"lr-del", router})
+	removed("ACLs deleted", "ACL", []string{"external_ids:" + ovn.KeyOwnerKind + "=NetworkPolicy"}, &parent{"Logical_Switch", sw, "acls"},
+		[]string{"acl-del", sw})
 
 	// On node-1: S's br-int port deleted.
 	host, _ := nodeagent.VethNames(s)
