@@ -29,13 +29,13 @@ type rowCounts struct{ routers, ports, dnat, snat, lbOwners int }
 
 func ownedRows(nb *ovn.Client) rowCounts {
 	var n rowCounts
-	for _, m := range nb.Cache().Table(nbdb.LogicalRouterTable).Rows() {
+	for _, m := range nb.Cache().Table(nbdb.LogicalRouterTable).RowsShallow() {
 		if m.(*nbdb.LogicalRouter).ExternalIDs[ovn.KeyOwnerKind] == "Network" {
 			n.routers++
 		}
 	}
 	n.ports = countPorts(nb)
-	for _, m := range nb.Cache().Table(nbdb.NATTable).Rows() {
+	for _, m := range nb.Cache().Table(nbdb.NATTable).RowsShallow() {
 		switch nat := m.(*nbdb.NAT); {
 		case nat.Type == nbdb.NATTypeDNATAndSNAT && nat.ExternalIDs[ovn.KeyOwnerKind] == "NetworkInterface":
 			n.dnat++
@@ -44,7 +44,7 @@ func ownedRows(nb *ovn.Client) rowCounts {
 		}
 	}
 	owners := map[string]bool{}
-	for _, m := range nb.Cache().Table(nbdb.LoadBalancerTable).Rows() {
+	for _, m := range nb.Cache().Table(nbdb.LoadBalancerTable).RowsShallow() {
 		lb := m.(*nbdb.LoadBalancer)
 		if lb.ExternalIDs[ovn.KeyOwnerKind] == "LoadBalancer" && len(lb.Vips) > 0 {
 			for _, backends := range lb.Vips {

@@ -101,7 +101,7 @@ func benchNAT(ctx context.Context, base, churn int) (natResult, error) {
 	watch.Cache().AddEventHandler(writes.handler())
 	snatRows := func() int {
 		n := 0
-		for _, m := range watch.Cache().Table(nbdb.NATTable).Rows() {
+		for _, m := range watch.Cache().Table(nbdb.NATTable).RowsShallow() {
 			if m.(*nbdb.NAT).Type == nbdb.NATTypeSNAT {
 				n++
 			}

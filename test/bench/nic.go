@@ -160,7 +160,7 @@ func benchNIC(ctx context.Context, base, samples int) (nicResult, error) {
 
 func countPorts(watch *ovn.Client) int {
 	n := 0
-	for _, m := range watch.Cache().Table(nbdb.LogicalSwitchPortTable).Rows() {
+	for _, m := range watch.Cache().Table(nbdb.LogicalSwitchPortTable).RowsShallow() {
 		if m.(*nbdb.LogicalSwitchPort).ExternalIDs[ovn.KeyOwnerKind] == "NetworkInterface" {
 			n++
 		}
