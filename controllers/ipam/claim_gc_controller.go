@@ -36,7 +36,13 @@ func (r *IPClaimGCReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if kind == nil {
 		return ctrl.Result{}, nil // claimed by something ovnet does not know (e.g. a user's tool): leave it
 	}
-	ok, err := ExistsLive(ctx, r.APIReader, kind.New(), types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}, string(ref.UID))
+	// The cache holding the claimer is enough to keep the claim (its
+	// deletion wakes the IP again); only "gone" is confirmed live.
+	key := types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}
+	ok, err := Exists(ctx, r.Client, kind.New(), key, string(ref.UID))
+	if err == nil && !ok {
+		ok, err = Exists(ctx, r.APIReader, kind.New(), key, string(ref.UID))
+	}
 	if err != nil || ok {
 		return ctrl.Result{}, err
 	}

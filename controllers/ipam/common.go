@@ -57,10 +57,11 @@ func exactly(obj client.Object) client.Preconditions {
 	return client.Preconditions{UID: &uid}
 }
 
-// ExistsLive reports whether an object with this key and UID exists, asking
-// the API server rather than the cache: a "gone" verdict deletes things, so
-// it must not come from a cache that has not seen a new object yet.
-func ExistsLive(ctx context.Context, reader client.Reader, obj client.Object, key client.ObjectKey, uid string) (bool, error) {
+// Exists reports whether an object with this key and UID exists in reader.
+// A "gone" verdict deletes things, so it must come from the API server (a
+// cache may not have seen a new object yet); "exists" may come from the
+// cache, as the object's deletion is an event of its own.
+func Exists(ctx context.Context, reader client.Reader, obj client.Object, key client.ObjectKey, uid string) (bool, error) {
 	if err := reader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil

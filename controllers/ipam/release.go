@@ -37,8 +37,8 @@ type Releaser[V comparable] struct {
 	// APIReader reads around the cache, to confirm a claimer is really gone.
 	APIReader client.Reader
 	kind      lockKind[V]
-	// verdict reads the lock's claimer (live).
-	verdict func(ctx context.Context, live client.Reader, lock client.Object) (lockVerdict, error)
+	// verdict reads the lock's claimer from reader.
+	verdict func(ctx context.Context, reader client.Reader, lock client.Object) (lockVerdict, error)
 }
 
 // IPAddressReleaser releases the IPAddresses of deleted IPs and Networks.
@@ -59,7 +59,13 @@ func (r *Releaser[V]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	if !lock.GetDeletionTimestamp().IsZero() && r.kind.finalizer == "" {
 		return ctrl.Result{}, nil // already on its way out
 	}
-	verdict, err := r.verdict(ctx, r.APIReader, lock)
+	// The cache judges first; only a verdict that frees the value is
+	// confirmed with the API server (at a cold start, one read per lock
+	// saved). A claimer's change wakes the lock again.
+	verdict, err := r.verdict(ctx, r.Client, lock)
+	if err == nil && (verdict == lockReleased || verdict == lockOrphaned) {
+		verdict, err = r.verdict(ctx, r.APIReader, lock)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -120,7 +126,7 @@ func ipAddressVerdict(ctx context.Context, live client.Reader, o client.Object) 
 	case ref.Resource == "networks":
 		// A Network's transit address (its OVN gateway port) is held while
 		// the Network exists.
-		ok, err := ExistsLive(ctx, live, &apinetv1alpha1.Network{}, key, string(ref.UID))
+		ok, err := Exists(ctx, live, &apinetv1alpha1.Network{}, key, string(ref.UID))
 		if err != nil || ok {
 			return lockHeld, err
 		}
@@ -129,7 +135,7 @@ func ipAddressVerdict(ctx context.Context, live client.Reader, o client.Object) 
 		return lockHeld, nil
 	}
 	ip := &apinetv1alpha1.IP{}
-	ok, err := ExistsLive(ctx, live, ip, key, string(ref.UID))
+	ok, err := Exists(ctx, live, ip, key, string(ref.UID))
 	if err != nil {
 		return lockHeld, err
 	}
@@ -140,7 +146,7 @@ func networkIDVerdict(ctx context.Context, live client.Reader, o client.Object) 
 	lock := o.(*apinetv1alpha1.NetworkID)
 	ref := lock.Spec.ClaimRef
 	nw := &apinetv1alpha1.Network{}
-	ok, err := ExistsLive(ctx, live, nw, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
+	ok, err := Exists(ctx, live, nw, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, string(ref.UID))
 	if err != nil {
 		return lockHeld, err
 	}

@@ -54,7 +54,7 @@ func (r *NATReleaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			kept = append(kept, n)
 			continue
 		}
-		ok, err := ipam.ExistsLive(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, key, string(n.ClaimRef.UID))
+		ok, err := ipam.Exists(ctx, r.APIReader, &apinetv1alpha1.NATGateway{}, key, string(n.ClaimRef.UID))
 		if err != nil {
 			return ctrl.Result{}, err
 		}
