@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,11 @@ type Locks[V comparable] struct {
 	live client.Reader
 	kind lockKind[V]
 	view *taken[V]
+	// created remembers the locks this process created, by claimer, until
+	// the cache has them: a claimer reconciled again before its lock
+	// reached the cache reuses it instead of taking a second value.
+	mu      sync.Mutex
+	created map[types.UID][]V
 }
 
 // newLocks builds the allocator and feeds view from the lock informer.
@@ -117,7 +123,7 @@ func newLocks[V comparable](ctx context.Context, mgr manager.Manager, kind lockK
 	}); err != nil {
 		return nil, fmt.Errorf("watch %s: %w", kind.kind, err)
 	}
-	return &Locks[V]{client: mgr.GetClient(), live: mgr.GetAPIReader(), kind: kind, view: view}, nil
+	return &Locks[V]{client: mgr.GetClient(), live: mgr.GetAPIReader(), kind: kind, view: view, created: map[types.UID][]V{}}, nil
 }
 
 // held returns a value that claimUID holds and that match accepts.
@@ -127,17 +133,32 @@ func (l *Locks[V]) held(ctx context.Context, claimUID types.UID, match func(V) b
 	if err := l.client.List(ctx, list, client.MatchingFields{index.ClaimUID: string(claimUID)}); err != nil {
 		return zero, false, fmt.Errorf("list %ss of %s: %w", l.kind.kind, claimUID, err)
 	}
+	var candidates []V
 	for _, lock := range l.kind.items(list) {
 		v, ok := l.kind.value(lock)
-		if !ok || !lock.GetDeletionTimestamp().IsZero() || !match(v) {
-			continue
+		if ok && lock.GetDeletionTimestamp().IsZero() && match(v) {
+			candidates = append(candidates, v)
 		}
+	}
+	l.mu.Lock()
+	if len(candidates) > 0 {
+		delete(l.created, claimUID) // the cache has caught up
+	} else {
+		for _, v := range l.created[claimUID] {
+			if match(v) {
+				candidates = append(candidates, v)
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, v := range candidates {
 		current := l.kind.newObj()
-		switch err := l.live.Get(ctx, types.NamespacedName{Name: lock.GetName()}, current); {
+		name := l.kind.name(v)
+		switch err := l.live.Get(ctx, types.NamespacedName{Name: name}, current); {
 		case err == nil && l.kind.claim(current).UID == claimUID && current.GetDeletionTimestamp().IsZero():
 			return v, true, nil
 		case err != nil && !apierrors.IsNotFound(err):
-			return zero, false, fmt.Errorf("get %s %s: %w", l.kind.kind, lock.GetName(), err)
+			return zero, false, fmt.Errorf("get %s %s: %w", l.kind.kind, name, err)
 		}
 	}
 	return zero, false, nil
@@ -207,6 +228,9 @@ func (l *Locks[V]) create(ctx context.Context, v V, claim apinetv1alpha1.ClaimRe
 		return false, fmt.Errorf("create %s %s: %w", l.kind.kind, lock.GetName(), err)
 	}
 	l.view.MarkTaken(v)
+	l.mu.Lock()
+	l.created[claim.UID] = append(l.created[claim.UID], v)
+	l.mu.Unlock()
 	return true, nil
 }
 

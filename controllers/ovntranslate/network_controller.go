@@ -53,15 +53,6 @@ func setupNetwork(d deps, transit *ipam.Addresses) error {
 }
 
 func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Network) (ctrl.Result, error) {
-	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
-	if nw.Spec.ID == "" || err != nil || !idAllocated(nw) {
-		// Its ID's allocation updates it, which wakes us.
-		return r.pending(ctx, nw, "waiting for the network ID")
-	}
-	if vni > rows.MaxVNI {
-		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
-			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
-	}
 	claim := apinetv1alpha1.ClaimRef{
 		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
 	}
@@ -82,6 +73,21 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 			return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
 				fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix6))
 		}
+	}
+	// The gateway port's addresses are taken while the ID is allocated,
+	// not after it: a Network's cold start waits for one round of writes
+	// less.
+	if err := r.annotateTransit(ctx, nw, transit, transit6); err != nil {
+		return ctrl.Result{}, err
+	}
+	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
+	if nw.Spec.ID == "" || err != nil || !idAllocated(nw) {
+		// Its ID's allocation updates it, which wakes us.
+		return r.pending(ctx, nw, "waiting for the network ID")
+	}
+	if vni > rows.MaxVNI {
+		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
+			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
 	}
 	gateways, err := r.gateways(ctx, nw, vni)
 	if err != nil {
@@ -107,9 +113,6 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		if errors.Is(err, ovn.ErrParentMissing) {
 			return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "Pending", err.Error())
 		}
-		return ctrl.Result{}, err
-	}
-	if err := r.annotateTransit(ctx, nw, transit, transit6); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.setPeeringStatus(ctx, nw, peeringStates); err != nil {

@@ -1,0 +1,61 @@
+package ipam
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+)
+
+// TestTakeBeforeTheCacheHasTheLock: a claimer
+// reconciled again before its new lock reached the cache (here: a cache
+// that never shows it) gets the address it took, not a second one.
+func TestTakeBeforeTheCacheHasTheLock(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := apinetv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	server := fake.NewClientBuilder().WithScheme(scheme).Build()
+	// The claimer's locks are listed from the cache; this one lags forever.
+	lagging := interceptor.NewClient(server, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			return nil
+		},
+	})
+	pool := NewIPPool([]netip.Prefix{netip.MustParsePrefix("100.64.9.0/24")})
+	a := &Addresses{Pool: pool, locks: &Locks[netip.Addr]{client: lagging, live: server, kind: ipAddressLocks,
+		view: &pool.taken, created: map[types.UID][]netip.Addr{}}}
+	claim := apinetv1alpha1.ClaimRef{Group: claimRefGroup, Resource: "networks", Namespace: "default", Name: "net", UID: "net-uid"}
+	first, ok, err := a.Take(ctx, apinetv1alpha1.IPv4, claim)
+	if err != nil || !ok {
+		t.Fatalf("take: %v %v", ok, err)
+	}
+	again, ok, err := a.Take(ctx, apinetv1alpha1.IPv4, claim)
+	if err != nil || !ok {
+		t.Fatalf("take again: %v %v", ok, err)
+	}
+	if again != first {
+		t.Errorf("taken again before the cache had the lock: %s, then %s", first, again)
+	}
+	var locks apinetv1alpha1.IPAddressList
+	if err := server.List(ctx, &locks); err != nil {
+		t.Fatal(err)
+	}
+	held := 0
+	for _, l := range locks.Items {
+		if l.Spec.ClaimRef.UID == claim.UID {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("the claimer holds %d IPAddress locks, want 1", held)
+	}
+}
