@@ -100,17 +100,6 @@ func Warn(rec recorder.EventRecorder, obj client.Object, old, cond metav1.Condit
 	return true
 }
 
-// Behind reports whether obj, just read from the cache, is a version this
-// process has since written over (with Status or Object): the cache has
-// not seen the write yet, and a reconcile of obj would compute the same
-// write again and lose a conflict. The write's own event brings obj back;
-// the caller returns with BehindRetry as a fallback.
-func Behind(obj client.Object) bool { return written.holds(obj) }
-
-// BehindRetry is when an object found Behind is looked at again should
-// its write's event not come (it always does, unless the watch restarts).
-const BehindRetry = 2 * time.Second
-
 // ConflictRetry is how soon an object whose write conflicted is read again.
 const ConflictRetry = 100 * time.Millisecond
 

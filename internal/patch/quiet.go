@@ -2,7 +2,6 @@ package patch
 
 import (
 	"fmt"
-	"reflect"
 	"sync"
 	"time"
 
@@ -52,78 +51,3 @@ type quietError struct {
 }
 
 func (e quietError) Error() string { return "held back for " + e.left.String() + ": " + e.what }
-
-// staleVersions remembers, per object, the resourceVersions this process
-// wrote over: a cache still holding one of them has not seen the write.
-type staleVersions struct {
-	mu sync.Mutex
-	m  map[staleKey]*staleEntry
-	n  int
-}
-
-type staleKey struct {
-	kind      reflect.Type
-	namespace string
-	name      string
-}
-
-type staleEntry struct {
-	versions [4]string // the last writes' starting versions
-	next     int
-	at       time.Time
-}
-
-// staleFor bounds how long a write's starting version is remembered: the
-// cache sees a write within moments.
-const staleFor = 30 * time.Second
-
-var written = &staleVersions{m: map[staleKey]*staleEntry{}}
-
-func keyOf(obj client.Object) staleKey {
-	return staleKey{kind: reflect.TypeOf(obj), namespace: obj.GetNamespace(), name: obj.GetName()}
-}
-
-// remember records that before (its resourceVersion) was written over.
-func (s *staleVersions) remember(before client.Object) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if s.n++; s.n%1024 == 0 {
-		for k, e := range s.m {
-			if now.Sub(e.at) > staleFor {
-				delete(s.m, k)
-			}
-		}
-	}
-	k := keyOf(before)
-	e := s.m[k]
-	if e == nil {
-		e = &staleEntry{}
-		s.m[k] = e
-	}
-	e.versions[e.next%len(e.versions)] = before.GetResourceVersion()
-	e.next++
-	e.at = now
-}
-
-// holds reports whether obj's resourceVersion was written over lately.
-func (s *staleVersions) holds(obj client.Object) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := keyOf(obj)
-	e := s.m[k]
-	if e == nil {
-		return false
-	}
-	if time.Since(e.at) > staleFor {
-		delete(s.m, k)
-		return false
-	}
-	rv := obj.GetResourceVersion()
-	for _, v := range e.versions {
-		if v != "" && v == rv {
-			return true
-		}
-	}
-	return false
-}
