@@ -64,17 +64,6 @@ type Central struct {
 // NBEndpoint is the NB database's endpoint for ovnet and ovn-nbctl.
 func (c *Central) NBEndpoint() string { return "unix:" + c.NBSocket }
 
-// PID is the process ID of the daemon named name (such as "ovn-northd"), 0
-// when there is none.
-func (c *Central) PID(name string) int {
-	for _, d := range c.daemons {
-		if d.Name == name && d.cmd.Process != nil {
-			return d.cmd.Process.Pid
-		}
-	}
-	return 0
-}
-
 // SBEndpoint is the SB database's endpoint for ovn-controller and ovn-sbctl.
 func (c *Central) SBEndpoint() string { return "unix:" + c.SBSocket }
 

@@ -290,9 +290,6 @@ func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha
 func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan, heldIPs, deferred int) error {
 	natPortsUsed.WithLabelValues(gw.Namespace, gw.Name).Set(float64(len(plan.Slots)) * float64(gw.Spec.PortsPerNetworkInterface))
 	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(max(0, plan.Requested-len(plan.Slots)-deferred)))
-	before := gw.DeepCopy()
-	gw.Status.UsedNATIPs = int64(len(plan.Slots))
-	gw.Status.RequestedNATIPs = int64(plan.Requested)
 	cond := metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
 		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested)}
 	// NICs deferred to the next round have blocks waiting for them.
@@ -308,12 +305,15 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 	// their claim has failed (an address without IP object).
 	claim := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, apinetv1alpha1.ConditionPublicIPsClaimed)
 	if claim.Status != metav1.ConditionFalse || claim.Reason == "Pending" {
+		// The counts wait with it: they go in the same write.
 		if err := r.quiet.Hold(gw, gw.Status.Conditions, cond); err != nil {
-			*gw = *before // the counts go with the condition, in one write
 			return err
 		}
 	}
 	r.quiet.Done(client.ObjectKeyFromObject(gw))
+	before := gw.DeepCopy()
+	gw.Status.UsedNATIPs = int64(len(plan.Slots))
+	gw.Status.RequestedNATIPs = int64(plan.Requested)
 	old := patch.SetCondition(&gw.Status.Conditions, gw, cond)
 	patch.Warn(r.Recorder, gw, old, cond, "Allocate", "Pending")
 	return patch.Status(ctx, r.Client, before, gw, fieldOwner)
