@@ -16,7 +16,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -65,10 +64,6 @@ func CacheOptions(node string) ctrlcache.Options {
 	return ctrlcache.Options{ByObject: map[client.Object]ctrlcache.ByObject{
 		&apinetv1alpha1.NetworkInterface{}: {Field: fields.OneTermEqualSelector("spec.nodeRef.name", node)},
 		&apinetv1alpha1.Node{}:             {Field: fields.OneTermEqualSelector("metadata.name", node)},
-		&coordinationv1.Lease{}: {
-			Namespaces: map[string]ctrlcache.Config{apinetv1alpha1.NodeAgentLeaseNamespace: {}},
-			Field:      fields.OneTermEqualSelector("metadata.name", apinetv1alpha1.NodeAgentLeaseName(node)),
-		},
 	}}
 }
 
@@ -88,14 +83,15 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		// The Lease comes first: a NIC the agent finalizes is never seen
 		// by the controller without a live Lease beside it.
-		if err := renewLease(ctx, c, opts.NodeName, time.Now()); err != nil {
+		lease := &leaseHolder{reader: mgr.GetAPIReader(), writer: c, node: opts.NodeName}
+		if err := lease.renew(ctx, time.Now()); err != nil {
 			return err
 		}
 		if err := RegisterNode(ctx, c, opts.NodeName, chassis, opts.Labels); err != nil {
 			return err
 		}
 		log.Info("node registered", "node", opts.NodeName, "chassis", chassis)
-		heartbeat(ctx, c, opts.NodeName, log)
+		heartbeat(ctx, lease, log)
 		return nil
 	})); err != nil {
 		return err

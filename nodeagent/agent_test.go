@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ type agentFixture struct {
 	cfg   *rest.Config
 	db    *ovntest.Server
 	netns string
+	env   *testenv.Env
 }
 
 func newAgentFixture(t *testing.T) *agentFixture {
@@ -62,7 +64,7 @@ func newAgentFixture(t *testing.T) *agentFixture {
 		t.Fatal("the agent test needs root (network namespaces): run make test as root")
 	}
 	api := testenv.Start(t)
-	f := &agentFixture{t: t, c: api.Client, cfg: api.Config, db: ovntest.StartServer(t, "vswitch.ovsschema"),
+	f := &agentFixture{t: t, c: api.Client, cfg: api.Config, db: ovntest.StartServer(t, "vswitch.ovsschema"), env: api,
 		netns: fmt.Sprintf("ovnet-agent-%04x", rand.IntN(1<<16))}
 	f.vsctl("init")
 	f.vsctl("set", "Open_vSwitch", ".", "external_ids:system-id=chassis-7")
@@ -81,6 +83,50 @@ func (f *agentFixture) vsctl(args ...string) string {
 		f.t.Fatalf("ovs-vsctl %v: %v %s", args, err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// asAgent makes the agents that startAgent runs from now on use the
+// identity of a deployed agent on node-7: manifests/default's RBAC and
+// own-node admission policy applied, the agent's service account with a
+// token bound to node-7 (impersonated, with the node name the API server
+// puts into a pod-bound token).
+func (f *agentFixture) asAgent() {
+	f.t.Helper()
+	kubectl := func(stdin string, args ...string) string {
+		cmd := exec.Command(filepath.Join(testenv.Assets(), "kubectl"), append([]string{"--kubeconfig", f.env.Kubeconfig}, args...)...)
+		cmd.Dir = testenv.RepoRoot()
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			f.t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	kubectl(kubectl("", "kustomize", "manifests/default"), "apply", "--server-side", "-f", "-")
+	f.cfg = rest.CopyConfig(f.cfg)
+	f.cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:ovnet-system:ovnet-agent",
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:ovnet-system", "system:authenticated"},
+		Extra:    map[string][]string{"authentication.kubernetes.io/node-name": {"node-7"}},
+	}
+	// The policy takes a moment to be enforced after it is created.
+	other := f.nic("nic-policy-probe", "node-8")
+	agent, err := client.New(f.cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	testenv.Eventually(f.t, 30*time.Second, "own-node policy enforced", func() error {
+		patch := client.MergeFrom(other.DeepCopy())
+		o := other.DeepCopy()
+		o.Status.State = apinetv1alpha1.NetworkInterfaceStateReady
+		if err := agent.Status().Patch(context.Background(), o, patch); err == nil || !strings.Contains(err.Error(), "may only") {
+			return fmt.Errorf("status of node-8's NIC: %v", err)
+		}
+		return nil
+	})
+	if err := f.c.Delete(context.Background(), other); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // startAgent runs an agent for node-7 with devices (made from its OVS
@@ -235,9 +281,12 @@ func TestAgent(t *testing.T) {
 
 // TestAgentRepairs: the agent heartbeats its Lease, puts back a br-int
 // port or veth deleted behind its back, and on start removes the devices
-// of NICs deleted while it was away.
+// of NICs deleted while it was away. It runs as a deployed agent does
+// (asAgent): with manifests/default's RBAC and admission policy, nothing
+// more.
 func TestAgentRepairs(t *testing.T) {
 	f := newAgentFixture(t)
+	f.asAgent()
 	ctx := context.Background()
 	c, netns, vsctl := f.c, f.netns, f.vsctl
 	veth := func(*ovn.Client) nodeagent.Devices { return &nodeagent.Veth{NetNS: netns} }

@@ -17,29 +17,50 @@ import (
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
-// renewLease creates or renews the agent Lease of node: while it is valid
+// leaseHolder creates and renews the agent Lease of node: while it is valid
 // the controller leaves the agent's finalizer to the agent; once it has
-// expired, the controller removes it from NICs being deleted.
-func renewLease(ctx context.Context, c client.Client, node string, now time.Time) error {
+// expired, the controller removes it from NICs being deleted. It keeps the
+// Lease it last wrote and renews that: the agent neither caches nor lists
+// Leases (its RBAC is get, create and update, and the own-node admission
+// policy lets it write only its own Lease), and a renewal is one request.
+type leaseHolder struct {
+	// reader reads the API server directly (the manager's API reader).
+	reader client.Reader
+	writer client.Writer
+	node   string
+	lease  *coordinationv1.Lease
+}
+
+func (h *leaseHolder) renew(ctx context.Context, now time.Time) error {
+	if h.lease != nil {
+		setLease(h.lease, h.node, now)
+		if err := h.writer.Update(ctx, h.lease, fieldOwner); err == nil {
+			return nil
+		}
+		// Changed or deleted by someone else: read it again.
+		h.lease = nil
+	}
 	lease := &coordinationv1.Lease{}
-	key := client.ObjectKey{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName(node)}
-	err := c.Get(ctx, key, lease)
+	key := client.ObjectKey{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName(h.node)}
+	err := h.reader.Get(ctx, key, lease)
 	if apierrors.IsNotFound(err) {
 		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		setLease(lease, node, now)
+		setLease(lease, h.node, now)
 		lease.Spec.AcquireTime = lease.Spec.RenewTime
-		if err := c.Create(ctx, lease, fieldOwner); err != nil {
+		if err := h.writer.Create(ctx, lease, fieldOwner); err != nil {
 			return fmt.Errorf("create lease %s: %w", key, err)
 		}
+		h.lease = lease
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("get lease %s: %w", key, err)
 	}
-	setLease(lease, node, now)
-	if err := c.Update(ctx, lease, fieldOwner); err != nil {
+	setLease(lease, h.node, now)
+	if err := h.writer.Update(ctx, lease, fieldOwner); err != nil {
 		return fmt.Errorf("renew lease %s: %w", key, err)
 	}
+	h.lease = lease
 	return nil
 }
 
@@ -51,7 +72,7 @@ func setLease(lease *coordinationv1.Lease, node string, now time.Time) {
 
 // heartbeat renews the Lease every NodeAgentLeaseRenewal until ctx ends;
 // a failed renewal is retried at the next tick (the Lease outlives a few).
-func heartbeat(ctx context.Context, c client.Client, node string, log logr.Logger) {
+func heartbeat(ctx context.Context, h *leaseHolder, log logr.Logger) {
 	tick := time.NewTicker(apinetv1alpha1.NodeAgentLeaseRenewal)
 	defer tick.Stop()
 	for {
@@ -59,7 +80,7 @@ func heartbeat(ctx context.Context, c client.Client, node string, log logr.Logge
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := renewLease(ctx, c, node, time.Now()); err != nil {
+			if err := h.renew(ctx, time.Now()); err != nil {
 				log.Error(err, "heartbeat")
 			}
 		}

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -56,8 +58,9 @@ func TestManifestsApply(t *testing.T) {
 }
 
 // TestAgentOwnNode: with the manifests' RBAC and admission policy, an agent
-// identity bound to node-1 may register node-1 and update the status and
-// finalizers of node-1's NICs, and nothing of node-2's.
+// identity bound to node-1 may register node-1, update the status and
+// finalizers of node-1's NICs and renew its own Lease, and nothing of
+// node-2's, nor a kubelet's Lease.
 func TestAgentOwnNode(t *testing.T) {
 	env := testenv.Start(t)
 	kubectl(t, env, kubectl(t, env, "", "kustomize", "manifests/default"), "apply", "--server-side", "-f", "-")
@@ -124,7 +127,27 @@ func TestAgentOwnNode(t *testing.T) {
 		t.Errorf("finalizer on own NIC: %v", err)
 	}
 
-	// Denied: another node's NIC and Node, the spec of its own NIC.
+	lease := func(namespace, name string) *coordinationv1.Lease {
+		return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("node-1")}}
+	}
+	ownLease := lease(apinetv1alpha1.NodeAgentLeaseNamespace, apinetv1alpha1.NodeAgentLeaseName("node-1"))
+	if err := a.Create(ctx, ownLease); err != nil {
+		t.Errorf("create own lease: %v", err)
+	}
+	ownLease.Spec.LeaseDurationSeconds = ptr.To(int32(40))
+	if err := a.Update(ctx, ownLease); err != nil {
+		t.Errorf("renew own lease: %v", err)
+	}
+
+	// Denied: another node's NIC and Node, the spec of its own NIC, any
+	// Lease but its own.
+	denied(a.Create(ctx, lease(apinetv1alpha1.NodeAgentLeaseNamespace, apinetv1alpha1.NodeAgentLeaseName("node-2"))), "node-2's agent lease")
+	denied(a.Create(ctx, lease(apinetv1alpha1.NodeAgentLeaseNamespace, "node-1")), "node-1's kubelet lease")
+	denied(a.Create(ctx, lease("ovnet-system", apinetv1alpha1.NodeAgentLeaseName("node-1"))), "a lease of its name in another namespace")
+	if err := a.Delete(ctx, ownLease); err == nil {
+		t.Error("the agent deleted its own lease; want it denied")
+	}
 	patch = client.MergeFrom(other.DeepCopy())
 	other.Finalizers = append(other.Finalizers, "nodeagent.apinet.ironcore.dev/device")
 	denied(a.Patch(ctx, other, patch), "finalizer on node-2's NIC")
@@ -154,10 +177,9 @@ func TestAgentOwnNode(t *testing.T) {
 	}
 }
 
-// TestKindOverlay renders test/kind/overlay the way test/kind/run.sh does
-// (which needs docker and kind, not here): this cluster's NB endpoint and
+// TestKindOverlay renders test/kind/overlay the way test/kind/run.sh does: this cluster's NB endpoint and
 // prefix in the controller's ConfigMap, the locally loaded image never
-// pulled, one controller replica, every node offering gateways, and it
+// pulled, two controller replicas (leader election), every node offering gateways, and it
 // applies to a real API server.
 func TestKindOverlay(t *testing.T) {
 	env := testenv.Start(t)
@@ -185,7 +207,7 @@ func TestKindOverlay(t *testing.T) {
 	}
 	rendered := kubectl(t, env, "", "kustomize", overlay)
 	for _, want := range []string{"OVN_NB: ssl:172.18.0.2:6641", "OVN_SB: ssl:172.18.0.2:6642", "- --ovn-sb=$(OVN_SB)", "PUBLIC_PREFIXES: 203.0.113.0/24", "image: ovnet:kind",
-		"imagePullPolicy: Never", "replicas: 1", "- --gateway", "- --transit-prefix=100.64.0.0/17"} {
+		"imagePullPolicy: Never", "replicas: 2", "- --gateway", "- --transit-prefix=100.64.0.0/17"} {
 		if !strings.Contains(rendered, want) {
 			t.Errorf("rendered kind overlay lacks %q", want)
 		}
