@@ -17,6 +17,10 @@ mkdir -p "$cache" "$assets"
 link() { ln -sf "$cache/$1" "$assets/$1"; }
 
 k8s_bins="kube-apiserver kube-controller-manager kubectl"
+# Further binaries of the same version into the same cache, by name
+# (test/kind/build-node.sh asks for kubelet, kubeadm, kube-scheduler, kube-proxy).
+extra_bins="$*"
+k8s_bins="$k8s_bins $extra_bins"
 have_k8s() { for b in $k8s_bins; do [ -x "$cache/$b" ] || return 1; done; }
 link_all() { for b in $k8s_bins etcd; do link "$b"; done; }
 
@@ -40,17 +44,11 @@ build_k8s() {
     echo "require k8s.io/kubernetes ${K8S_VERSION}"
     grep -E '^\s*k8s\.io/[^ ]+ => \./staging/' "$gomod" | awk -v v="$STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
   } >> go.mod
-  cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for b in $k8s_bins; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b"; done
+    printf ')\n'
+  } > tools.go
   go mod tidy >/dev/null 2>&1 || true
   local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor}"

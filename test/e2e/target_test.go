@@ -27,8 +27,8 @@ import (
 // chassis links, capturing on the fabric) and skip.
 var (
 	target   = flag.String("target", "local", "local: start the local stack; cluster: use a running cluster (-kubeconfig or $KUBECONFIG, -node-exec, -external-exec, -nbctl)")
-	nodeExec = flag.String("node-exec", "docker exec {node}", "cluster: command prefix that runs a command on a node ({node}: its name) in the network namespace where its agent creates veth pairs")
-	extExec  = flag.String("external-exec", "docker exec ovnet-external", "cluster: command prefix that runs a command on the external host, the provider network's upstream router")
+	nodeExec = flag.String("node-exec", "docker exec -i {node}", "cluster: command prefix that runs a command on a node ({node}: its name) in the network namespace where its agent creates veth pairs, passing its standard input (docker exec needs -i)")
+	extExec  = flag.String("external-exec", "docker exec -i ovnet-external", "cluster: command prefix that runs a command on the external host, the provider network's upstream router, passing its standard input")
 	extIP    = flag.String("external-ip", "100.64.0.1", "cluster: the external host's address on the provider network")
 	nbctl    = flag.String("nbctl", "docker exec ovnet-control-plane ovn-nbctl", "cluster: command that runs ovn-nbctl against the cluster's NB database")
 )
