@@ -41,11 +41,15 @@ fmt:
 vet:
 	go vet ./...
 
-## test: everything, against a real kube-apiserver and real OVN daemons.
+## test: everything, against a real kube-apiserver and real OVN daemons,
+## then make kind-e2e (KIND_E2E=0 leaves it out), whose cluster it removes when
+## it passes.
+KIND_E2E ?= 1
 test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
+	@if [ "$(KIND_E2E)" = 1 ]; then test/kind/run.sh && test/kind/run.sh delete; fi
 
 ## bench: benchmarks that print figures and write docs/benchmarks.md;
 ## SCALE=1k is minutes, SCALE=10k (issue 11's population) is by hand.
@@ -53,9 +57,11 @@ SCALE ?= 10k
 bench: deps
 	go run ./test/bench -scale $(SCALE) -out docs/benchmarks.md
 
-## kind-e2e: a kind cluster with OVN and ovnet, and the portable e2e tests
-## against it (needs docker and kind; not available on our CI machines).
-kind-e2e:
+## kind-e2e: a kind cluster with OVN and ovnet, and the portable and
+## cluster e2e tests against it; builds what it needs offline (docker from
+## Debian, the node and Kubernetes images here) and keeps the cluster
+## (test/kind/run.sh delete removes it).
+kind-e2e: envtest-bin
 	test/kind/run.sh
 
 ## run: a local stack (API server with the CRDs, OVN central) until Ctrl-C.

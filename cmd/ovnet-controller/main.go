@@ -131,6 +131,10 @@ func run(ctx context.Context, f flags) error {
 		Controller:       config.Controller{MaxConcurrentReconciles: f.concurrency},
 		LeaderElection:   f.leaderElect,
 		LeaderElectionID: "ovnet-controller.apinet.ironcore.dev",
+		// A replica that stops (a deleted pod, a rolling update) hands the
+		// lease over at once rather than leaving the other replica to wait
+		// out its 15 s; run returns as soon as the manager has stopped.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
@@ -54,6 +56,8 @@ func newSite(t *testing.T) *site {
 	if *target != "cluster" {
 		t.Fatalf("-target=%q: want local or cluster", *target)
 	}
+	// The client's own warnings are not the test's output.
+	log.SetLogger(logr.Discard())
 	// --kubeconfig (controller-runtime's flag) or $KUBECONFIG.
 	cfg, err := config.GetConfig()
 	if err != nil {

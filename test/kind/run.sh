@@ -175,9 +175,12 @@ step "ovnet image"
 image=$WORK/image
 mkdir -p "$image"
 CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$image/" ./cmd/ovnet-controller ./cmd/ovnet-agent
+# Tagged by content, so that a changed build rolls the pods of a reused
+# cluster.
+tag=kind-$(cat "$image/ovnet-controller" "$image/ovnet-agent" | sha256sum | cut -c1-12)
 tar -C "$image" -c --owner=0 --group=0 ovnet-controller ovnet-agent |
-  docker import --change 'USER 65532:65532' - ovnet:kind >/dev/null
-docker save ovnet:kind >"$WORK/ovnet.tar"
+  docker import --change 'USER 65532:65532' - "ovnet:$tag" >/dev/null
+docker save "ovnet:$tag" >"$WORK/ovnet.tar"
 for node in $NODES; do
   docker exec -i "$node" ctr --namespace k8s.io images import --digests - <"$WORK/ovnet.tar" >/dev/null
 done
@@ -189,7 +192,8 @@ kubectl -n ovnet-system create secret generic ovnet-ovn-nb-tls --from-file=tls.k
 OVERLAY=$WORK/overlay
 cp -r test/kind/overlay "$OVERLAY"
 # kustomize takes bases by relative path only.
-sed -i "s|\.\./\.\./\.\./manifests/default|$(realpath --relative-to="$OVERLAY" manifests/default)|" "$OVERLAY/kustomization.yaml"
+sed -i -e "s|\.\./\.\./\.\./manifests/default|$(realpath --relative-to="$OVERLAY" manifests/default)|" \
+  -e "s|newTag: kind\$|newTag: $tag|" "$OVERLAY/kustomization.yaml"
 printf 'OVN_NB=ssl:%s:6641\nOVN_SB=tcp:%s:6642\nPUBLIC_PREFIXES=%s\n' "$CENTRAL_IP" "$CENTRAL_IP" "$PUBLIC_PREFIX" >"$OVERLAY/controller-config.env"
 kubectl apply -k "$OVERLAY"
 kubectl -n ovnet-system rollout status deployment/ovnet-controller --timeout=180s
