@@ -1,5 +1,6 @@
 # The image of manifests/default: ovnet-controller and ovnet-agent.
-# (Not built on our CI machines, which have no container engine.)
+# (Its base images cannot be pulled on our machines: test/kind/run.sh builds
+# the same binaries the same way into an image of its own, same user.)
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -20,7 +20,7 @@ k8s_bins="kube-apiserver kube-controller-manager kubectl"
 # Further binaries of the same version into the same cache, by name
 # (test/kind/build-node.sh asks for kubelet, kubeadm, kube-scheduler, kube-proxy).
 extra_bins="$*"
-k8s_bins="$k8s_bins $extra_bins"
+k8s_bins="$k8s_bins${extra_bins:+ $extra_bins}"
 have_k8s() { for b in $k8s_bins; do [ -x "$cache/$b" ] || return 1; done; }
 link_all() { for b in $k8s_bins etcd; do link "$b"; done; }
 

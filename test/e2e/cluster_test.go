@@ -25,7 +25,7 @@ var ovnetNamespace = "ovnet-system" // manifests/default
 // TestClusterTakeover runs against a cluster only (-target=cluster; make
 // kind-e2e), where ovnet runs as its manifests deploy it: two controller
 // replicas with leader election and an agent pod per node. Deleting the
-// leading controller's pod hands over to the other replica without a
+// leading controller's pod hands over to another replica without a
 // change in NB and without a lost packet between VMs on two nodes, and the
 // new leader serves a new NIC; deleting an agent pod brings a new one whose
 // NIC stays Ready on the same OVS port throughout. Full-size frames cross
@@ -64,15 +64,22 @@ func TestClusterTakeover(t *testing.T) {
 		if err := s.c.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ovnetNamespace, Name: leader}}); err != nil {
 			t.Fatal(err)
 		}
+		// The leader releases its lease as it stops; the standby and the
+		// replica the Deployment starts in its place race for it (either
+		// may win: the new one tries at once, the standby every 2 s).
 		var successor string
-		testenv.Eventually(t, 2*time.Minute, "the other replica leads", func() error {
+		testenv.Eventually(t, time.Minute, "another replica leads", func() error {
 			successor = s.leaderPod()
-			if !standby[successor] {
-				return fmt.Errorf("leader %q, want one of the standby replicas %v", successor, standby)
+			if successor == "" || successor == leader {
+				return fmt.Errorf("leader %q", successor)
 			}
 			return nil
 		})
-		t.Logf("%s took over from %s %.1f s after the delete", successor, leader, time.Since(deleted).Seconds())
+		role := "the replica started in its place"
+		if standby[successor] {
+			role = "the standby replica"
+		}
+		t.Logf("%s (%s) took over from %s %.1f s after the delete", successor, role, leader, time.Since(deleted).Seconds())
 		// The new leader reconciles everything it finds, and writes nothing.
 		time.Sleep(10 * time.Second)
 		if after := s.nbSnapshot(); after != before {

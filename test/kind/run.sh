@@ -27,13 +27,10 @@ step() { # step NAME: what starts now, and how long the previous step took
   step_start=$SECONDS
 }
 
+. test/kind/node/versions.sh
 # kind: the one test/kind/node/build.sh builds (same version on every
 # machine), else the PATH's.
-kind_bin() {
-  local built
-  built=${OVNET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ovnet}/kind-tools-containerd-v2.4.2-kind-v0.33.0/kind
-  if [ -x "$built" ]; then echo "$built"; else command -v kind; fi
-}
+kind_bin() { if [ -x "$tools/kind" ]; then echo "$tools/kind"; else command -v kind; fi; }
 if [ "${1:-}" = delete ]; then
   KIND=$(kind_bin) && "$KIND" delete cluster --name "$CLUSTER" || true
   docker rm -f "$EXTERNAL" || true
@@ -58,6 +55,11 @@ fi
 KIND=$(kind_bin) || { echo "kind-e2e: no kind (test/kind/node/build.sh builds it)" >&2; exit 1; }
 
 step "cluster"
+# A cluster of this name is reused, unless its nodes run another node image.
+if "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER" &&
+  [ "$(docker inspect -f '{{.Config.Image}}' "$CLUSTER-control-plane" 2>/dev/null)" != "$node_image" ]; then
+  "$KIND" delete cluster --name "$CLUSTER"
+fi
 "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER" ||
   "$KIND" create cluster --config "$patches" --image "$node_image"
 KUBECONFIG_FILE=$WORK/kubeconfig
@@ -93,9 +95,14 @@ step "provider network and external host"
 docker network inspect "$PROVIDER_NET" >/dev/null 2>&1 ||
   docker network create --subnet 100.64.0.0/16 --ip-range 100.64.254.0/24 --gateway 100.64.254.254 "$PROVIDER_NET"
 if ! docker inspect "$EXTERNAL" >/dev/null 2>&1; then
-  # The node image has the tools the tests run on the external host.
+  # Our node image has the tools the tests run on the external host; with a
+  # stock node image, Debian's image gets them from Debian.
+  external_image=$node_image
+  [ -n "${KIND_NODE_IMAGE:-}" ] && external_image=debian:bookworm
   docker run -d --name "$EXTERNAL" --network "$PROVIDER_NET" --ip 100.64.0.1 --cap-add NET_ADMIN \
-    --sysctl net.ipv4.ip_forward=1 --entrypoint sleep "$node_image" infinity
+    --sysctl net.ipv4.ip_forward=1 --entrypoint sleep "$external_image" infinity
+  docker exec "$EXTERNAL" sh -c 'command -v nc >/dev/null || (apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -yq iproute2 iputils-ping netcat-openbsd ethtool)'
   docker exec "$EXTERNAL" ip route add "$PUBLIC_PREFIX" dev eth0
   docker exec "$EXTERNAL" ethtool -K eth0 tx off
 fi

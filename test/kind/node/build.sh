@@ -13,11 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 
-K8S_VERSION=${K8S_VERSION:-v1.37.2}
-ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
-CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.4.2}
-KIND_VERSION=${KIND_VERSION:-v0.33.0}
-DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
+. "$here/versions.sh"
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The Kubernetes images' repository: they are built here from the module
 # proxy, not the published ones, so they do not take registry.k8s.io's name.
@@ -25,10 +21,8 @@ export KIND_IMAGE_REPOSITORY=ovnet.local/k8s
 PAUSE_TAG=3.10.2
 
 files_hash=$(cd "$here" && find . -type f ! -name '*.swp' | sort | xargs sha256sum | sha256sum | cut -c1-12)
-cache_root=${OVNET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ovnet}
 cache=$cache_root/kind-rootfs-${DEBIAN_SUITE}
 k8s_cache=$cache_root/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}
-tools=$cache_root/kind-tools-containerd-${CONTAINERD_VERSION}-kind-${KIND_VERSION}
 node_image=ovnet-kind/node:${K8S_VERSION}-${files_hash}
 mkdir -p "$cache" "$tools"
 
@@ -59,8 +53,8 @@ build_tools() {
       printf '\t_ "github.com/containerd/containerd/v2/cmd/%s"\n' "$b" >>tools.go
     done
     printf '\t_ "sigs.k8s.io/kind"\n)\n' >>tools.go
-    go get "github.com/containerd/containerd/v2@${CONTAINERD_VERSION}" "sigs.k8s.io/kind@${KIND_VERSION}" >/dev/null
-    go mod tidy >/dev/null
+    { go get "github.com/containerd/containerd/v2@${CONTAINERD_VERSION}" "sigs.k8s.io/kind@${KIND_VERSION}" &&
+      go mod tidy; } >go.log 2>&1 || { cat go.log >&2; exit 1; }
     for b in containerd containerd-shim-runc-v2 ctr; do
       CGO_ENABLED=0 go build -trimpath -tags no_btrfs \
         -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}" \
