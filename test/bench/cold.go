@@ -28,11 +28,13 @@ type coldScale struct {
 	Nodes                      int
 }
 
-// scales are the -scale choices: 1k runs in CI as a smoke check, 10k by
-// hand (issue 11's population).
+// scales are the -scale choices: 1k runs in CI as a smoke check, 10k
+// (issue 11's population) and 30k (the growth check) by hand; the same
+// shape at each size.
 var scales = map[string]coldScale{
 	"1k":  {Name: "1k", Networks: 50, NICs: 1000, NATGateways: 10, LoadBalancers: 10, Nodes: 4},
 	"10k": {Name: "10k", Networks: 500, NICs: 10000, NATGateways: 100, LoadBalancers: 100, Nodes: 4},
+	"30k": {Name: "30k", Networks: 1500, NICs: 30000, NATGateways: 300, LoadBalancers: 300, Nodes: 4},
 }
 
 // coldNamespace holds the cold entry's population.

@@ -40,7 +40,7 @@ func main() {
 	natChurn := flag.Int("nat-churn", 100, "NICs added and removed in the NAT churn")
 	nicBase := flag.Int("nic-base", 2000, "NICs that exist before the NIC latency samples and the restart")
 	nicSamples := flag.Int("nic-samples", 200, "NICs created one at a time for the latency percentiles")
-	scale := flag.String("scale", "1k", "population of the cold entry and default size of the others: 1k (minutes) or 10k (by hand, longer)")
+	scale := flag.String("scale", "1k", "population of the cold entry and default size of the others: 1k (minutes), 10k or 30k (by hand, longer)")
 	entries := flag.String("run", "cold,alloc,nat,nic", "entries to run, comma-separated")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process (controllers included) to this file")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
@@ -50,7 +50,7 @@ func main() {
 	flag.Parse()
 	sc, ok := scales[*scale]
 	if !ok {
-		fail(fmt.Errorf("-scale %q: want 1k or 10k", *scale))
+		fail(fmt.Errorf("-scale %q: want 1k, 10k or 30k", *scale))
 	}
 	// The other entries follow the scale unless set; one NAT gateway's
 	// table holds about 7,000 NICs, so the NAT churn stops at 5,000.
