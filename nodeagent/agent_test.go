@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,23 +91,8 @@ func (f *agentFixture) vsctl(args ...string) string {
 // puts into a pod-bound token).
 func (f *agentFixture) asAgent() {
 	f.t.Helper()
-	kubectl := func(stdin string, args ...string) string {
-		cmd := exec.Command(filepath.Join(testenv.Assets(), "kubectl"), append([]string{"--kubeconfig", f.env.Kubeconfig}, args...)...)
-		cmd.Dir = testenv.RepoRoot()
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			f.t.Fatalf("kubectl %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	kubectl(kubectl("", "kustomize", "manifests/default"), "apply", "--server-side", "-f", "-")
-	f.cfg = rest.CopyConfig(f.cfg)
-	f.cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:ovnet-system:ovnet-agent",
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:ovnet-system", "system:authenticated"},
-		Extra:    map[string][]string{"authentication.kubernetes.io/node-name": {"node-7"}},
-	}
+	testenv.ApplyManifests(f.t, f.env)
+	f.cfg = testenv.AsAgent(f.cfg, "node-7")
 	// The policy takes a moment to be enforced after it is created.
 	other := f.nic("nic-policy-probe", "node-8")
 	agent, err := client.New(f.cfg, client.Options{Scheme: scheme.New()})

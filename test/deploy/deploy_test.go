@@ -26,17 +26,7 @@ import (
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
 
-func kubectl(t *testing.T, env *testenv.Env, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(testenv.Assets(), "kubectl"), append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
-	}
-	return string(out)
-}
+var kubectl = testenv.Kubectl
 
 // TestManifestsApply renders manifests/default and applies it: every CRD
 // of manifests/crd is in it, and every object is accepted.
@@ -63,7 +53,7 @@ func TestManifestsApply(t *testing.T) {
 // node-2's, nor a kubelet's Lease.
 func TestAgentOwnNode(t *testing.T) {
 	env := testenv.Start(t)
-	kubectl(t, env, kubectl(t, env, "", "kustomize", "manifests/default"), "apply", "--server-side", "-f", "-")
+	testenv.ApplyManifests(t, env)
 	ctx := context.Background()
 	admin := env.Client
 	nic := func(name, node string) *apinetv1alpha1.NetworkInterface {
@@ -80,13 +70,7 @@ func TestAgentOwnNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := func(node string) client.Client {
-		cfg := rest.CopyConfig(env.Config)
-		cfg.Impersonate = rest.ImpersonationConfig{
-			UserName: "system:serviceaccount:ovnet-system:ovnet-agent",
-			Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:ovnet-system", "system:authenticated"},
-			Extra:    map[string][]string{"authentication.kubernetes.io/node-name": {node}},
-		}
-		c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
+		c, err := client.New(testenv.AsAgent(env.Config, node), client.Options{Scheme: testenv.Scheme()})
 		if err != nil {
 			t.Fatal(err)
 		}
