@@ -43,22 +43,21 @@ func (h *leaseHolder) renew(ctx context.Context, now time.Time) error {
 	lease := &coordinationv1.Lease{}
 	key := client.ObjectKey{Namespace: apinetv1alpha1.NodeAgentLeaseNamespace, Name: apinetv1alpha1.NodeAgentLeaseName(h.node)}
 	err := h.reader.Get(ctx, key, lease)
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		setLease(lease, h.node, now)
-		lease.Spec.AcquireTime = lease.Spec.RenewTime
-		if err := h.writer.Create(ctx, lease, fieldOwner); err != nil {
-			return fmt.Errorf("create lease %s: %w", key, err)
-		}
-		h.lease = lease
-		return nil
-	}
-	if err != nil {
+		lease.Spec.AcquireTime = &metav1.MicroTime{Time: now}
+	case err != nil:
 		return fmt.Errorf("get lease %s: %w", key, err)
 	}
 	setLease(lease, h.node, now)
-	if err := h.writer.Update(ctx, lease, fieldOwner); err != nil {
-		return fmt.Errorf("renew lease %s: %w", key, err)
+	if lease.ResourceVersion == "" {
+		err = h.writer.Create(ctx, lease, fieldOwner)
+	} else {
+		err = h.writer.Update(ctx, lease, fieldOwner)
+	}
+	if err != nil {
+		return fmt.Errorf("write lease %s: %w", key, err)
 	}
 	h.lease = lease
 	return nil

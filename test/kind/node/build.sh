@@ -111,18 +111,15 @@ step "Kubernetes images (${KIND_IMAGE_REPOSITORY})"
 rootfs k8s-image iptables nftables conntrack ipset kmod
 images=()
 if ! have_image "$KIND_IMAGE_REPOSITORY/kube-apiserver:$K8S_VERSION"; then
-  stage=$(mktemp -d)
-  mkdir -p "$stage/usr/local/bin"
-  for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd; do
-    cp "$k8s_cache/$b" "$stage/usr/local/bin/$b"
-  done
   # One image holds every control-plane binary (kubeadm's static pods and
   # kube-proxy's DaemonSet name the command); the names point at it.
   tmp=$(mktemp -d)
   tar -C "$tmp" -xf "$rootfs_tar"
-  cp "$stage/usr/local/bin/"* "$tmp/usr/local/bin/"
+  for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd; do
+    cp "$k8s_cache/$b" "$tmp/usr/local/bin/$b"
+  done
   tar -C "$tmp" -c . | docker import - "$KIND_IMAGE_REPOSITORY/kube-apiserver:$K8S_VERSION" >/dev/null
-  rm -rf "$tmp" "$stage"
+  rm -rf "$tmp"
 fi
 for name in kube-controller-manager kube-scheduler kube-proxy; do
   docker tag "$KIND_IMAGE_REPOSITORY/kube-apiserver:$K8S_VERSION" "$KIND_IMAGE_REPOSITORY/$name:$K8S_VERSION"
