@@ -27,7 +27,12 @@ var showProgress bool
 
 // controllerPprof, when set (-controller-pprof), is where the controller
 // process serves /debug/pprof.
-var controllerPprof string
+var (
+	controllerPprof string
+	// controllerArgs are added to the cold entry's controller command line
+	// (to compare flags such as --kube-api-qps in paired runs).
+	controllerArgs []string
+)
 
 // controllerProcess is ovnet-controller running as its own process, so
 // that its memory and CPU are its own.
@@ -53,6 +58,7 @@ func startControllerProcess(bin, kubeconfig, nb, logFile string) (*controllerPro
 	if controllerPprof != "" {
 		p.cmd.Args = append(p.cmd.Args, "--pprof-bind-address", controllerPprof)
 	}
+	p.cmd.Args = append(p.cmd.Args, controllerArgs...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	if err := p.cmd.Start(); err != nil {
 		_ = log.Close()

@@ -46,8 +46,10 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running")
 	flag.BoolVar(&showProgress, "progress", false, "print the cold entry's NB rows every two seconds while it converges")
 	flag.StringVar(&controllerPprof, "controller-pprof", "", "the cold entry's controller process serves /debug/pprof on this address")
+	ctlArgs := flag.String("controller-args", "", "extra flags for the cold entry's controller, space-separated")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
 	flag.Parse()
+	controllerArgs = strings.Fields(*ctlArgs)
 	sc, ok := scales[*scale]
 	if !ok {
 		fail(fmt.Errorf("-scale %q: want 1k, 10k or 30k", *scale))
