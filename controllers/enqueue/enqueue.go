@@ -38,7 +38,9 @@ func ListedWhere(c client.Client, newList func() client.ObjectList, field string
 	keep func(event, item client.Object) bool) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		list := newList()
-		var opts []client.ListOption
+		// Only read here: the cache's objects themselves, not copies of a
+		// whole namespace on every event.
+		opts := []client.ListOption{client.UnsafeDisableDeepCopy}
 		if o.GetNamespace() != "" {
 			opts = append(opts, client.InNamespace(o.GetNamespace()))
 		}

@@ -17,8 +17,8 @@ const (
 	// ClaimUID indexes IPs and the lock objects (IPAddresses, NetworkIDs)
 	// by the UID of their claimer.
 	ClaimUID = "spec.claimRef.uid"
-	// Network indexes NetworkInterfaces and LoadBalancers by the name of
-	// their Network.
+	// Network indexes NetworkInterfaces, LoadBalancers, NATGateways and
+	// Instances by the name of their Network.
 	Network = "spec.networkRef.name"
 )
 
@@ -32,35 +32,40 @@ func Register(ctx context.Context, idx client.FieldIndexer) error {
 	if _, done := registered.LoadOrStore(idx, true); done {
 		return nil
 	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.IP{}, ClaimUID, IPClaimer); err != nil {
-		registered.Delete(idx)
-		return fmt.Errorf("index IPs by claimer: %w", err)
-	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.IPAddress{}, ClaimUID, func(o client.Object) []string {
-		return []string{string(o.(*apinetv1alpha1.IPAddress).Spec.ClaimRef.UID)}
-	}); err != nil {
-		registered.Delete(idx)
-		return fmt.Errorf("index IPAddresses by claimer: %w", err)
-	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkID{}, ClaimUID, func(o client.Object) []string {
-		return []string{string(o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef.UID)}
-	}); err != nil {
-		registered.Delete(idx)
-		return fmt.Errorf("index NetworkIDs by claimer: %w", err)
-	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.NetworkInterface{}, Network, func(o client.Object) []string {
-		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name}
-	}); err != nil {
-		registered.Delete(idx)
-		return fmt.Errorf("index NetworkInterfaces by network: %w", err)
-	}
-	if err := idx.IndexField(ctx, &apinetv1alpha1.LoadBalancer{}, Network, func(o client.Object) []string {
-		return []string{o.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name}
-	}); err != nil {
-		registered.Delete(idx)
-		return fmt.Errorf("index LoadBalancers by network: %w", err)
+	for _, i := range indexes {
+		if err := idx.IndexField(ctx, i.obj, i.field, i.values); err != nil {
+			registered.Delete(idx)
+			return fmt.Errorf("index %s by %s: %w", i.what, i.field, err)
+		}
 	}
 	return nil
+}
+
+var indexes = []struct {
+	what   string
+	obj    client.Object
+	field  string
+	values client.IndexerFunc
+}{
+	{"IPs", &apinetv1alpha1.IP{}, ClaimUID, IPClaimer},
+	{"IPAddresses", &apinetv1alpha1.IPAddress{}, ClaimUID, func(o client.Object) []string {
+		return []string{string(o.(*apinetv1alpha1.IPAddress).Spec.ClaimRef.UID)}
+	}},
+	{"NetworkIDs", &apinetv1alpha1.NetworkID{}, ClaimUID, func(o client.Object) []string {
+		return []string{string(o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef.UID)}
+	}},
+	{"NetworkInterfaces", &apinetv1alpha1.NetworkInterface{}, Network, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name}
+	}},
+	{"LoadBalancers", &apinetv1alpha1.LoadBalancer{}, Network, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.LoadBalancer).Spec.NetworkRef.Name}
+	}},
+	{"NATGateways", &apinetv1alpha1.NATGateway{}, Network, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.NATGateway).Spec.NetworkRef.Name}
+	}},
+	{"Instances", &apinetv1alpha1.Instance{}, Network, func(o client.Object) []string {
+		return []string{o.(*apinetv1alpha1.Instance).Spec.NetworkRef.Name}
+	}},
 }
 
 // IPClaimer is the ClaimUID index of an IP: its claimer's UID.

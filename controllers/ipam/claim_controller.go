@@ -213,9 +213,6 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if err := patch.Object(ctx, r.Client, specBefore, obj, fieldOwner); err != nil {
 		return ctrl.Result{}, fmt.Errorf("record claimed IPs: %w", err)
 	}
-	if len(r.Kind.requests(obj)) == 0 && meta.FindStatusCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
-		return ctrl.Result{}, nil
-	}
 	before := obj.DeepCopyObject().(client.Object)
 	cond := metav1.Condition{Type: conditionIPsClaims, Status: metav1.ConditionTrue, Reason: "Claimed", Message: "all public IPs claimed"}
 	switch {
@@ -223,6 +220,14 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, reason, strings.Join(problems, "; ")
 	case pending:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "waiting for public IPs to be allocated"
+	}
+	if cond.Status == metav1.ConditionTrue && meta.FindStatusCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
+		// The condition reports trouble: an object whose claims never
+		// waited visibly or failed does not carry it (its Ready and
+		// status.publicIPs say what it holds), which spares a status
+		// write per claimer. Once shown, it stays and turns True.
+		r.quiet.Done(req.NamespacedName)
+		return ctrl.Result{}, nil
 	}
 	if err := r.quiet.Hold(obj, *r.Kind.conditions(obj), cond); err != nil {
 		return ctrl.Result{}, err

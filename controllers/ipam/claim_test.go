@@ -62,8 +62,9 @@ func TestPublicIPClaims(t *testing.T) {
 	if !metav1.IsControlledBy(own, a) || claimedBy(t, c, own) != "networkinterfaces/nic-a" {
 		t.Errorf("dynamic IP owner %v claim %s", own.OwnerReferences, claimedBy(t, c, own))
 	}
-	if got := condition(get(t, c, a).Status.Conditions, "PublicIPsClaimed"); got != "True/Claimed: all public IPs claimed" {
-		t.Errorf("PublicIPsClaimed = %s", got)
+	// Claimed at once: no condition (and no status write) for it.
+	if got := condition(get(t, c, a).Status.Conditions, "PublicIPsClaimed"); got != "<none>" {
+		t.Errorf("PublicIPsClaimed = %s, want none: the claim never waited visibly", got)
 	}
 
 	// An explicit entry whose IP object does not exist yet: a condition and

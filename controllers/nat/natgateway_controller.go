@@ -333,7 +333,10 @@ func SetupNATGateway(mgr manager.Manager, scope publicip.Scope) error {
 		// An IP claimed or released by the gateway changes its NAT IPs.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfNIC))).
+		// ... and the gateways of a NIC's network.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(enqueue.ListedWhere(c,
+			func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, index.Network,
+			func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name }, nil))).
 		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: scope, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
@@ -349,9 +352,4 @@ func gatewayOfIP(event, item client.Object) bool {
 		return true
 	}
 	return ip.Spec.IP != "" && slices.ContainsFunc(gw.Spec.IPs, func(e apinetv1alpha1.NATGatewayIP) bool { return e.IP == ip.Spec.IP })
-}
-
-// gatewayOfNIC: only gateways of the NIC's network NAT it.
-func gatewayOfNIC(event, item client.Object) bool {
-	return event.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name == item.(*apinetv1alpha1.NATGateway).Spec.NetworkRef.Name
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
@@ -164,7 +165,7 @@ func (r *NetworkReconciler) gateways(ctx context.Context, nw *apinetv1alpha1.Net
 		return nil, err
 	}
 	var insts apinetv1alpha1.InstanceList
-	if err := r.List(ctx, &insts, client.InNamespace(nw.Namespace)); err != nil {
+	if err := r.List(ctx, &insts, client.InNamespace(nw.Namespace), client.MatchingFields{index.Network: nw.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	hostsLB := map[string]bool{}

@@ -164,9 +164,7 @@ func sameName(_ context.Context, o client.Object) []reconcile.Request {
 
 // natGatewaysOf maps a Network to the NAT gateways in it.
 func natGatewaysOf(c client.Client) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, func(nw, gw client.Object) bool {
-		return gw.(*apinetv1alpha1.NATGateway).Spec.NetworkRef.Name == nw.GetName()
-	})
+	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, index.Network, client.Object.GetName, nil)
 }
 
 // natTableChanges enqueues the NICs whose entries a NATTable change

@@ -2,6 +2,8 @@
 // libovsdb's modelgen from ../schema/ovn-sb.ovsschema (OVN 23.03, SB
 // 20.27.0). ovnet only reads the southbound database (Service_Monitor: the
 // load balancers' health checks).
+// -extended adds deep-copy and Equals methods: without them libovsdb's
+// cache copies every row it hands out through a JSON round trip.
 package sbdb
 
-//go:generate go tool modelgen -p sbdb -o . ../schema/ovn-sb.ovsschema
+//go:generate go tool modelgen -extended -p sbdb -o . ../schema/ovn-sb.ovsschema

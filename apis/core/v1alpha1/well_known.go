@@ -67,8 +67,10 @@ const (
 	// ConditionIDAllocated: a Network holds its network ID (VNI).
 	ConditionIDAllocated = "IDAllocated"
 	// ConditionPublicIPsClaimed: a NetworkInterface, LoadBalancer or
-	// NATGateway holds the public IPs it asks for (False with Pending while
-	// they are being allocated).
+	// NATGateway holds the public IPs it asks for: False while a claim
+	// fails, or (with Pending) while allocation takes longer than a
+	// moment; True once that is over. An object whose claims succeeded at
+	// once does not carry it.
 	ConditionPublicIPsClaimed = "PublicIPsClaimed"
 
 	ReasonAllocated      = "Allocated"
