@@ -60,7 +60,6 @@ ovn-nbctl ls-add probe && ovn-nbctl --bare --columns=name find Logical_Switch na
 	waitShell(t, dir, "kubectl get ip my-public-ip -o jsonpath='{.status.conditions[0].reason} {.spec.ipFamily}'", "Allocated IPv4")
 	waitShell(t, dir, "kubectl get ipaddr 10.0.0.1 -o jsonpath='{.spec.claimRef.name}'", "my-public-ip")
 	waitShell(t, dir, "kubectl get ip my-public-ip -o jsonpath='{.spec.claimRef.resource}/{.spec.claimRef.name}'", "networkinterfaces/my-nic")
-	waitShell(t, dir, "kubectl get network my-network -o jsonpath='{.status.conditions[?(@.type==\"IDAllocated\")].reason}'", "Allocated")
 	waitShell(t, dir, "kubectl get networkid -o jsonpath='{.items[0].spec.claimRef.name}'", "my-network")
 	// The example gateway names 10.0.0.3, for which no IP object exists:
 	// it says so instead of failing silently (docs/design.md item 14).

@@ -218,8 +218,15 @@ func TestNetworkIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready(explicit, "True/Allocated: network ID 201")
 	ready(outOfRange, "False/OutOfRange: the provided ID 5000 is not in range [200, 203]")
+	eventually(t, "explicit ID locked", func() error {
+		return c.Get(ctx, client.ObjectKey{Name: "201"}, &apinetv1alpha1.NetworkID{})
+	})
+	// Allocated at once: spec.id and the lock say so, no condition (and no
+	// status write) does.
+	if got := condition(get(t, c, explicit).Status.Conditions, "IDAllocated"); got != "<none>" {
+		t.Errorf("IDAllocated of a network that got its ID at once = %s, want none", got)
+	}
 	if err := c.Get(ctx, client.ObjectKey{Name: "5000"}, &apinetv1alpha1.NetworkID{}); !apierrors.IsNotFound(err) {
 		t.Errorf("out-of-range ID was locked: %v", err)
 	}

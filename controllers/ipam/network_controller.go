@@ -20,7 +20,8 @@ import (
 
 // NetworkReconciler gives every Network a VNI (spec.id): the given one if it
 // is in range and free, else a free one. The VNI is taken by creating the
-// NetworkID named after it.
+// NetworkID named after it; the Network holds spec.id while that lock names
+// it. Condition IDAllocated says why a Network has no ID.
 type NetworkReconciler struct {
 	client.Client
 	// APIReader: see IPReconciler.
@@ -59,6 +60,12 @@ func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if err := r.Patch(ctx, nw, patch, fieldOwner); err != nil {
 			return ctrl.Result{}, fmt.Errorf("record spec.id: %w", err)
 		}
+	}
+	if id >= 0 && meta.FindStatusCondition(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated) == nil {
+		// IDAllocated reports trouble: a Network that got its ID at once
+		// shows it in spec.id (and its NetworkID lock), which spares a
+		// status write per Network. Once shown, the condition stays.
+		return ctrl.Result{}, nil
 	}
 	before := nw.DeepCopy()
 	cond := metav1.Condition{Type: apinetv1alpha1.ConditionIDAllocated, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated, Message: "network ID " + nw.Spec.ID}
@@ -121,6 +128,6 @@ func setupNetwork(d deps, ids *NetworkIDs) error {
 func waitingNetworks(c client.Client) handler.MapFunc {
 	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NetworkList{} }, func(_, o client.Object) bool {
 		nw := o.(*apinetv1alpha1.Network)
-		return nw.Spec.ID == "" || !meta.IsStatusConditionTrue(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated)
+		return nw.Spec.ID == "" || meta.IsStatusConditionFalse(nw.Status.Conditions, apinetv1alpha1.ConditionIDAllocated)
 	})
 }

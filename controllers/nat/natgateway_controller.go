@@ -333,15 +333,18 @@ func SetupNATGateway(mgr manager.Manager, scope publicip.Scope) error {
 		// An IP claimed or released by the gateway changes its NAT IPs.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
-		// ... and the gateways of a NIC's network.
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(enqueue.ListedWhere(c,
-			func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, index.Network,
-			func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name }, nil))).
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNIC(c))).
 		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: scope, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
 func gateways(c client.Client, keep func(event, gw client.Object) bool) handler.MapFunc {
 	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, keep)
+}
+
+// gatewaysOfNIC maps a NIC to the gateways of its network.
+func gatewaysOfNIC(c client.Client) handler.MapFunc {
+	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, index.Network,
+		func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name }, nil)
 }
 
 // gatewayOfIP: the gateway holds the IP, or names its address (a release

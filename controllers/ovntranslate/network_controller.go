@@ -9,9 +9,11 @@ import (
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
@@ -35,6 +37,7 @@ type NetworkReconciler struct {
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=networkids,verbs=get;list;watch
 
 func setupNetwork(d deps, transit *ipam.Addresses) error {
 	r := &NetworkReconciler{Provider: d.provider, Guest: d.guest, Transit: transit}
@@ -49,6 +52,8 @@ func setupNetwork(d deps, transit *ipam.Addresses) error {
 		// Peerings: a peer's listing and its NICs.
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(d.c))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(peeringNetworks(d.c))).
+		// Its ID's lock taken or released.
+		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(networkOfID)).
 		WatchesRawSource(d.drift.source("Network")).
 		Complete(patch.RequeueConflicts(r))
 }
@@ -82,8 +87,10 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 		return ctrl.Result{}, err
 	}
 	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
-	if nw.Spec.ID == "" || err != nil || !idAllocated(nw) {
-		// Its ID's allocation updates it, which wakes us.
+	if held, herr := r.holdsID(ctx, nw); herr != nil {
+		return ctrl.Result{}, herr
+	} else if nw.Spec.ID == "" || err != nil || !held {
+		// Its ID's lock and spec.id wake us.
 		return r.pending(ctx, nw, "waiting for the network ID")
 	}
 	if vni > rows.MaxVNI {
@@ -203,13 +210,27 @@ func rotated(names []string, n int64) []string {
 	return out
 }
 
-func idAllocated(nw *apinetv1alpha1.Network) bool {
-	for _, c := range nw.Status.Conditions {
-		if c.Type == apinetv1alpha1.ConditionIDAllocated {
-			return c.Status == metav1.ConditionTrue
-		}
+// holdsID reports whether nw holds its spec.id: the NetworkID lock named
+// after it (controllers/ipam) names nw. A spec.id the user wrote that
+// another Network holds is never realized.
+func (r *NetworkReconciler) holdsID(ctx context.Context, nw *apinetv1alpha1.Network) (bool, error) {
+	if nw.Spec.ID == "" {
+		return false, nil
 	}
-	return false
+	lock := &apinetv1alpha1.NetworkID{}
+	if err := r.Get(ctx, client.ObjectKey{Name: nw.Spec.ID}, lock); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return lock.Spec.ClaimRef.UID == nw.UID && lock.DeletionTimestamp.IsZero(), nil
+}
+
+// networkOfID maps a NetworkID lock to the Network it names.
+func networkOfID(_ context.Context, o client.Object) []reconcile.Request {
+	ref := o.(*apinetv1alpha1.NetworkID).Spec.ClaimRef
+	if ref.Resource != "networks" || ref.Name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}}
 }
 
 func chassisOf(n *apinetv1alpha1.Node) string {

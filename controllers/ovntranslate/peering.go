@@ -47,8 +47,14 @@ func (r *NetworkReconciler) peers(ctx context.Context, nw *apinetv1alpha1.Networ
 		state := apinetv1alpha1.NetworkPeeringStatePending
 		for i := range all.Items {
 			p := &all.Items[i]
-			if p.Spec.ID != e.ID || !p.DeletionTimestamp.IsZero() || !idAllocated(p) ||
+			if p.Spec.ID != e.ID || !p.DeletionTimestamp.IsZero() ||
 				!slices.ContainsFunc(p.Spec.Peerings, func(back apinetv1alpha1.NetworkPeering) bool { return back.ID == nw.Spec.ID }) {
+				continue
+			}
+			// A network that names the ID without holding it is no peer.
+			if held, err := r.holdsID(ctx, p); err != nil {
+				return nil, nil, nil, err
+			} else if !held {
 				continue
 			}
 			// What nw routes to the peer is what the peer exposes: the

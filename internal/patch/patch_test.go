@@ -119,3 +119,31 @@ func TestWarn(t *testing.T) {
 		t.Errorf("events %q, want one IPConflict and one Unsupported", got)
 	}
 }
+
+// TestChangeOf: a status write is counted under the conditions it changed.
+func TestChangeOf(t *testing.T) {
+	ready := func(reason string) metav1.Condition {
+		return metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: reason, Message: "m"}
+	}
+	claimed := metav1.Condition{Type: "PublicIPsClaimed", Status: metav1.ConditionTrue, Reason: "Claimed"}
+	for _, c := range []struct {
+		before, after []metav1.Condition
+		want          string
+	}{
+		{nil, []metav1.Condition{ready("Pending")}, "Ready=Pending"},
+		{[]metav1.Condition{ready("Pending")}, []metav1.Condition{ready("Pending"), claimed}, "PublicIPsClaimed=Claimed"},
+		{[]metav1.Condition{ready("Pending")}, []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Pending", Message: "other"}}, "fields"},
+		{[]metav1.Condition{claimed}, []metav1.Condition{ready("Invalid"), {Type: "PublicIPsClaimed", Status: metav1.ConditionFalse, Reason: "Claimed"}}, "PublicIPsClaimed=Claimed,Ready=Invalid"},
+	} {
+		if got := patch.ChangeOf(c.before, c.after); got != c.want {
+			t.Errorf("changeOf(%v, %v) = %q, want %q", c.before, c.after, got, c.want)
+		}
+	}
+	nic := &apinetv1alpha1.NetworkInterface{Status: apinetv1alpha1.NetworkInterfaceStatus{Conditions: []metav1.Condition{claimed}}}
+	if got := patch.ConditionsOf(nic); len(got) != 1 || got[0].Type != "PublicIPsClaimed" {
+		t.Errorf("conditionsOf(NIC) = %v", got)
+	}
+	if got := patch.ConditionsOf(&apinetv1alpha1.NATTable{}); got != nil {
+		t.Errorf("conditionsOf(NATTable) = %v, want nil", got)
+	}
+}

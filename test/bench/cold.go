@@ -70,6 +70,29 @@ type coldResult struct {
 	// apiWrites are the API server's write requests from the controller's
 	// start until everything was Ready (the benchmark writes nothing then).
 	apiWrites map[string]float64
+	// apiReads are the GETs and LISTs of the same time: the controller's
+	// live reads, and the benchmark's own polls for Ready.
+	apiReads map[string]float64
+	// statusWrites are the controller's status writes by kind and change
+	// (ovnet_status_writes_total).
+	statusWrites map[string]float64
+}
+
+// byRequest writes counts by request, largest first.
+func byRequest(b *strings.Builder, title string, counts map[string]float64) {
+	if len(counts) == 0 {
+		return
+	}
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(x, y string) int { return cmp.Compare(counts[y], counts[x]) })
+	fmt.Fprintf(b, "\n%s: ", title)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "%s %.0f", k, counts[k])
+	}
+	b.WriteString(".\n")
 }
 
 func (r coldResult) markdown() string {
@@ -120,18 +143,9 @@ func (r coldResult) markdown() string {
 		}
 		b.WriteString(".\n")
 	}
-	if len(r.apiWrites) > 0 {
-		keys := slices.Collect(maps.Keys(r.apiWrites))
-		slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(r.apiWrites[b], r.apiWrites[a]) })
-		fmt.Fprintf(&b, "\nAPI writes of the cold start by request: ")
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s %.0f", k, r.apiWrites[k])
-		}
-		b.WriteString(".\n")
-	}
+	byRequest(&b, "API writes of the cold start by request", r.apiWrites)
+	byRequest(&b, "API reads of the same time by request (the benchmark's polls for Ready included)", r.apiReads)
+	byRequest(&b, "The controller's status writes by kind and what they changed", r.statusWrites)
 	b.WriteString(`
 Reading it: P1 divides the cold start by two floors of the same run: what
 the NB database alone needs for these rows (written in bulk), and what the API
@@ -189,7 +203,11 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	}
 	res.created = time.Since(start)
 
-	writesBefore, err := apiWrites(ctx, env.Config)
+	writesBefore, err := apiRequests(ctx, env.Config, writeVerbs)
+	if err != nil {
+		return res, err
+	}
+	readsBefore, err := apiRequests(ctx, env.Config, readVerbs)
 	if err != nil {
 		return res, err
 	}
@@ -238,15 +256,17 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 			return res, err
 		}
 	}
-	writesAfter, err := apiWrites(ctx, env.Config)
+	writesAfter, err := apiRequests(ctx, env.Config, writeVerbs)
 	if err != nil {
 		return res, err
 	}
-	res.apiWrites = map[string]float64{}
-	for k, v := range writesAfter {
-		if d := v - writesBefore[k]; d > 0 {
-			res.apiWrites[k] = d
-		}
+	readsAfter, err := apiRequests(ctx, env.Config, readVerbs)
+	if err != nil {
+		return res, err
+	}
+	res.apiWrites, res.apiReads = since(writesBefore, writesAfter), since(readsBefore, readsAfter)
+	if res.statusWrites, err = ctl.statusWrites(); err != nil {
+		return res, err
 	}
 
 	// P2: restart with nothing changed, once northd has caught up: it
@@ -261,7 +281,7 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	}
 	changes.Store(0)
 	ctl.stop()
-	restartBefore, err := apiWrites(ctx, env.Config)
+	restartBefore, err := apiRequests(ctx, env.Config, writeVerbs)
 	if err != nil {
 		return res, err
 	}
@@ -289,14 +309,12 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		return res, err
 	}
 	res.restartRowChanges = changes.Load()
-	restartAfter, err := apiWrites(ctx, env.Config)
+	restartAfter, err := apiRequests(ctx, env.Config, writeVerbs)
 	if err != nil {
 		return res, err
 	}
-	for k, v := range restartAfter {
-		if d := v - restartBefore[k]; d > 0 {
-			res.restartAPIWrites += d
-		}
+	for _, d := range since(restartBefore, restartAfter) {
+		res.restartAPIWrites += d
 	}
 	ctl.stop()
 	if res.apiFloor, res.apiFloorWrites, err = apiFloor(ctx, env.Client, sc); err != nil {

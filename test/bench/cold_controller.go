@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,6 +126,23 @@ func (p *controllerProcess) transactions() (float64, error) {
 	return p.sum("ovnet_ovsdb_transaction_duration_seconds")
 }
 
+// statusWrites is ovnet_status_writes_total by "kind change".
+func (p *controllerProcess) statusWrites() (map[string]float64, error) {
+	families, err := p.scrape()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, m := range families["ovnet_status_writes_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		out[labels["kind"]+" "+labels["change"]] += m.GetCounter().GetValue()
+	}
+	return out, nil
+}
+
 func (p *controllerProcess) reconciles() (float64, error) {
 	return p.sum("controller_runtime_reconcile_total")
 }
@@ -170,10 +188,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// apiWrites reads the API server's apiserver_request_total and returns the
-// write requests (create, update, patch, delete) by resource/subresource,
-// but the API server's renewals of its own Lease.
-func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]float64, error) {
+// writeVerbs and readVerbs are apiserver_request_total's verbs of writes
+// and of reads (watches are neither).
+var (
+	writeVerbs = []string{"POST", "PUT", "PATCH", "DELETE"}
+	readVerbs  = []string{"GET", "LIST"}
+)
+
+// apiRequests reads the API server's apiserver_request_total and returns
+// the requests of the given verbs by verb and resource/subresource, but the
+// API server's renewals of its own Lease.
+func apiRequests(ctx context.Context, cfg *rest.Config, verbs []string) (map[string]float64, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -192,9 +217,7 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]float64, error
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		switch labels["verb"] {
-		case "POST", "PUT", "PATCH", "DELETE":
-		default:
+		if !slices.Contains(verbs, labels["verb"]) {
 			continue
 		}
 		if labels["resource"] == "leases" {
@@ -207,6 +230,17 @@ func apiWrites(ctx context.Context, cfg *rest.Config) (map[string]float64, error
 		out[key] += m.GetCounter().GetValue()
 	}
 	return out, nil
+}
+
+// since is after minus before, by key, for the keys that grew.
+func since(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
 }
 
 func saveURL(url, path string) error {
