@@ -144,8 +144,6 @@ type ClaimReconciler struct {
 	client.Client
 	Kind     ClaimerKind
 	Recorder recorder.EventRecorder
-	// quiet holds back the first "waiting for allocation" (patch.QuietFor).
-	quiet patch.Quiet
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=ips,verbs=get;list;watch;create;update;patch;delete
@@ -155,9 +153,6 @@ type ClaimReconciler struct {
 func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := r.Kind.New()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.quiet.Done(req.NamespacedName)
-		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if patch.Behind(obj) {
@@ -221,18 +216,14 @@ func (r *ClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	case pending:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "waiting for public IPs to be allocated"
 	}
-	if cond.Status == metav1.ConditionTrue && meta.FindStatusCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
+	if len(problems) == 0 && meta.FindStatusCondition(*r.Kind.conditions(obj), conditionIPsClaims) == nil {
 		// The condition reports trouble: an object whose claims never
-		// waited visibly or failed does not carry it (its Ready and
-		// status.publicIPs say what it holds), which spares a status
-		// write per claimer. Once shown, it stays and turns True.
-		r.quiet.Done(req.NamespacedName)
+		// failed does not carry it (its Ready and status.publicIPs say
+		// what it holds; an IP that cannot be allocated says why in its
+		// own Ready), which spares one or two status writes per claimer.
+		// Once shown, it stays and turns True.
 		return ctrl.Result{}, nil
 	}
-	if err := r.quiet.Hold(obj, *r.Kind.conditions(obj), cond); err != nil {
-		return ctrl.Result{}, err
-	}
-	r.quiet.Done(req.NamespacedName)
 	old := patch.SetCondition(r.Kind.conditions(obj), obj, cond)
 	patch.Warn(r.Recorder, obj, old, cond, actionClaim, "Pending")
 	// The translators write the Ready condition of the same list: locked.

@@ -205,16 +205,8 @@ func candidatesOf(gw *apinetv1alpha1.NATGateway, nics []apinetv1alpha1.NetworkIn
 		if nic.Spec.NetworkRef.Name != gw.Spec.NetworkRef.Name {
 			continue
 		}
-		c := Candidate{UID: nic.UID, Name: nic.Name, Node: nic.Spec.NodeRef.Name, Deleting: !nic.DeletionTimestamp.IsZero()}
-		for _, ip := range nic.Spec.IPs {
-			if a, err := netip.ParseAddr(string(ip)); err == nil && apinetv1alpha1.FamilyOf(ip) == fam && !c.IP.IsValid() {
-				c.IP = a
-			}
-		}
-		hasPublic := slices.ContainsFunc(nic.Spec.PublicIPs, func(p apinetv1alpha1.PublicIPRequest) bool {
-			return p.IPFamily == fam || (p.IPFamily == "" && apinetv1alpha1.FamilyOf(p.IP) == fam)
-		})
-		c.Eligible = c.IP.IsValid() && !hasPublic
+		c := Candidate{UID: nic.UID, Name: nic.Name, Node: nic.Spec.NodeRef.Name, Deleting: !nic.DeletionTimestamp.IsZero(),
+			IP: internalAddress(nic, fam), Eligible: Eligible(gw, nic)}
 		for _, n := range nic.Spec.NATGateways {
 			if n.IPFamily == fam {
 				c.ClaimedBy = n.ClaimRef.UID
@@ -224,6 +216,26 @@ func candidatesOf(gw *apinetv1alpha1.NATGateway, nics []apinetv1alpha1.NetworkIn
 		out = append(out, c)
 	}
 	return out, byUID
+}
+
+// Eligible reports whether gw NATs nic: nic is of gw's network and has an
+// internal address, and no public IP, of gw's family.
+func Eligible(gw *apinetv1alpha1.NATGateway, nic *apinetv1alpha1.NetworkInterface) bool {
+	fam := gw.Spec.IPFamily
+	hasPublic := slices.ContainsFunc(nic.Spec.PublicIPs, func(p apinetv1alpha1.PublicIPRequest) bool {
+		return p.IPFamily == fam || (p.IPFamily == "" && apinetv1alpha1.FamilyOf(p.IP) == fam)
+	})
+	return nic.Spec.NetworkRef.Name == gw.Spec.NetworkRef.Name && internalAddress(nic, fam).IsValid() && !hasPublic
+}
+
+// internalAddress is nic's first internal address of family fam.
+func internalAddress(nic *apinetv1alpha1.NetworkInterface, fam apinetv1alpha1.IPFamily) netip.Addr {
+	for _, ip := range nic.Spec.IPs {
+		if a, err := netip.ParseAddr(string(ip)); err == nil && apinetv1alpha1.FamilyOf(ip) == fam {
+			return a
+		}
+	}
+	return netip.Addr{}
 }
 
 func candidateMap(cs []Candidate) map[types.UID]Candidate {

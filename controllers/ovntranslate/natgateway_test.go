@@ -6,9 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -53,6 +56,9 @@ func TestNATGatewayRows(t *testing.T) {
 		IPFamily: apinetv1alpha1.IPv4, NetworkRef: corev1.LocalObjectReference{Name: "net"}, PortsPerNetworkInterface: 1024,
 		IPs: []apinetv1alpha1.NATGatewayIP{{Name: "ip"}}}}
 	create(gw)
+	// n2 is NATed from its start: a watcher sees its first Ready already
+	// with its NAT IP (one status write, not a Ready and then its NAT IP).
+	firstReady := watchFirstReady(t, env, ns.Name, "n2")
 	n2 := nic("n2", "10.0.0.2")
 
 	// snat rows as "logical_ip external_ip range", sorted, and their UUIDs.
@@ -105,6 +111,14 @@ func TestNATGatewayRows(t *testing.T) {
 		}
 		return nil
 	})
+	select {
+	case first := <-firstReady:
+		if len(first.Status.NATIPs) != 1 || string(first.Status.NATIPs[0]) != natIP {
+			t.Errorf("n2's first Ready status has natIPs %v, want [%s]", first.Status.NATIPs, natIP)
+		}
+	case <-time.After(time.Minute):
+		t.Error("no Ready status of n2 seen by the watch")
+	}
 	if got := nbctl("--bare", "--columns=external_ids", "find", "NAT", "logical_ip=10.0.0.1"); !strings.Contains(got, "apinet.ironcore.dev/owner-kind=NATGateway") || !strings.Contains(got, "apinet.ironcore.dev/nic=n1") {
 		t.Errorf("snat row external_ids: %s", got)
 	}
@@ -139,4 +153,30 @@ func TestNATGatewayRows(t *testing.T) {
 	if got := nbctl("--bare", "--columns=name", "find", "Logical_Switch_Port", "name="+ns.Name+"/n1"); got != ns.Name+"/n1" {
 		t.Errorf("n1's port: %q", got)
 	}
+}
+
+// watchFirstReady sends the first version of NIC name in namespace ns
+// that a watch sees with Ready=True.
+func watchFirstReady(t *testing.T, env *testenv.Env, ns, name string) <-chan *apinetv1alpha1.NetworkInterface {
+	t.Helper()
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(context.Background(), &apinetv1alpha1.NetworkInterfaceList{}, client.InNamespace(ns),
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	out := make(chan *apinetv1alpha1.NetworkInterface, 1)
+	go func() {
+		for ev := range w.ResultChan() {
+			if nic, ok := ev.Object.(*apinetv1alpha1.NetworkInterface); ok && meta.IsStatusConditionTrue(nic.Status.Conditions, apinetv1alpha1.ConditionReady) {
+				out <- nic
+				return
+			}
+		}
+	}()
+	return out
 }

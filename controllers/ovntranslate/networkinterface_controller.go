@@ -9,6 +9,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +20,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/nbdb"
@@ -144,7 +146,35 @@ func (r *NetworkInterfaceReconciler) reconcile(ctx context.Context, nic *apinetv
 		status, reason = metav1.ConditionFalse, "Pending"
 		msg = "waiting for public IPs " + strings.Join(append(unallocated, unheld...), ", ") + " to be held; " + msg
 	}
+	if status == metav1.ConditionTrue && meta.FindStatusCondition(nic.Status.Conditions, apinetv1alpha1.ConditionReady) == nil {
+		// Its NAT gateways claim it and write its snat rows moments later
+		// (their insert wakes us): its first Ready waits for its NAT IPs,
+		// one status write instead of one before and one after.
+		if missing, err := r.natToCome(ctx, nic); err != nil {
+			return ctrl.Result{}, err
+		} else if missing > 0 {
+			if err := r.firstReport.Wait(nic, nic.Status.Conditions, apinetv1alpha1.ConditionReady, fmt.Sprintf("for %d NAT IPs", missing)); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
 	return ctrl.Result{}, r.report(ctx, before, nic, status, reason, msg)
+}
+
+// natToCome is how many NAT gateways of nic's network NAT it
+// (nat.Eligible) beyond the NAT IPs its status has.
+func (r *NetworkInterfaceReconciler) natToCome(ctx context.Context, nic *apinetv1alpha1.NetworkInterface) (int, error) {
+	var gws apinetv1alpha1.NATGatewayList
+	if err := r.List(ctx, &gws, client.InNamespace(nic.Namespace), client.MatchingFields{index.Network: nic.Spec.NetworkRef.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return 0, fmt.Errorf("list the NAT gateways of %s: %w", nic.Name, err)
+	}
+	n := 0
+	for i := range gws.Items {
+		if gws.Items[i].DeletionTimestamp.IsZero() && nat.Eligible(&gws.Items[i], nic) {
+			n++
+		}
+	}
+	return n - len(nic.Status.NATIPs), nil
 }
 
 // publicLBBackend reports whether nic is a destination of a Public

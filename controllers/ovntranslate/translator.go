@@ -38,6 +38,10 @@ type translator[T client.Object] struct {
 	deleted func(context.Context, T) (ctrl.Result, error)
 	// quiet holds back the first Pending of an object (patch.QuietFor).
 	quiet *patch.Quiet
+	// firstReport holds back an object's first Ready while a part of it
+	// that comes moments later is missing (patch.Quiet.Wait). Unlike quiet
+	// it is not reset when rows are written.
+	firstReport *patch.Quiet
 }
 
 func (t *translator[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -45,6 +49,7 @@ func (t *translator[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := t.Get(ctx, req.NamespacedName, obj); apierrors.IsNotFound(err) {
 		// Gone: its rows go by its name (of whichever UID).
 		t.quiet.Done(req.NamespacedName)
+		t.firstReport.Done(req.NamespacedName)
 		_, err := t.NB.DeleteOthers(ctx, ovn.Owner{Kind: t.kind, Namespace: req.Namespace, Name: req.Name})
 		return ctrl.Result{}, err
 	} else if err != nil {
@@ -60,6 +65,7 @@ func (t *translator[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, err
 	}
 	t.done(obj)
+	t.firstReport.Done(req.NamespacedName)
 	if t.deleted != nil {
 		return t.deleted(ctx, obj)
 	}
@@ -94,6 +100,7 @@ func (t *translator[T]) missing(ctx context.Context, obj T, msg string) error {
 
 func (t *translator[T]) set(ctx context.Context, before, obj T, cond metav1.Condition) error {
 	t.done(obj)
+	t.firstReport.Done(client.ObjectKeyFromObject(obj))
 	old := patch.SetCondition(t.conditions(obj), obj, cond)
 	patch.Warn(t.Recorder, obj, old, cond, "Translate", "Pending")
 	return patch.Status(ctx, t.Client, before, obj, fieldOwner)
@@ -143,5 +150,5 @@ type deps struct {
 
 // translatorFor makes the skeleton for kind.
 func translatorFor[T client.Object](d deps, kind string, newObj func() T, conditions func(T) *[]metav1.Condition) translator[T] {
-	return translator[T]{Client: d.c, NB: d.nb, Recorder: d.rec, kind: kind, newObj: newObj, conditions: conditions, quiet: &patch.Quiet{}}
+	return translator[T]{Client: d.c, NB: d.nb, Recorder: d.rec, kind: kind, newObj: newObj, conditions: conditions, quiet: &patch.Quiet{}, firstReport: &patch.Quiet{}}
 }

@@ -25,14 +25,25 @@ type Quiet struct{ since sync.Map }
 // than QuietFor. The error, returned from the reconcile, asks
 // RequeueConflicts to look at the object again when the wait is over.
 func (q *Quiet) Hold(obj client.Object, conds []metav1.Condition, cond metav1.Condition) error {
-	if cond.Status != metav1.ConditionFalse || cond.Reason != "Pending" || meta.FindStatusCondition(conds, cond.Type) != nil {
+	if cond.Status != metav1.ConditionFalse || cond.Reason != "Pending" {
+		return nil
+	}
+	return q.Wait(obj, conds, cond.Type, cond.Message)
+}
+
+// Wait is Hold for a first report that is not Pending but would be
+// followed at once by another: an object that has never reported
+// condType waits up to QuietFor for what (a part that comes moments
+// later), so that one write carries both.
+func (q *Quiet) Wait(obj client.Object, conds []metav1.Condition, condType, what string) error {
+	if meta.FindStatusCondition(conds, condType) != nil {
 		return nil
 	}
 	first, _ := q.since.LoadOrStore(client.ObjectKeyFromObject(obj), time.Now())
 	if left := QuietFor - time.Since(first.(time.Time)); left > 0 {
 		// Looked at again soon anyway: what it waits for may not send an
 		// event of its own.
-		return quietError{left: min(left, quietRetry), what: fmt.Sprintf("%s %s", cond.Type, cond.Message)}
+		return quietError{left: min(left, quietRetry), what: fmt.Sprintf("%s %s", condType, what)}
 	}
 	return nil
 }

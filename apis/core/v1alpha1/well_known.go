@@ -64,13 +64,14 @@ const (
 	// ConditionReady: the object is realized (an IP allocated; a Network's
 	// or NetworkInterface's OVN rows written).
 	ConditionReady = "Ready"
-	// ConditionIDAllocated: a Network holds its network ID (VNI).
+	// ConditionIDAllocated: a Network holds its network ID (VNI): False
+	// while it cannot have one, True once it has. A Network that got its
+	// ID at once does not carry it (spec.id and its NetworkID say so).
 	ConditionIDAllocated = "IDAllocated"
 	// ConditionPublicIPsClaimed: a NetworkInterface, LoadBalancer or
 	// NATGateway holds the public IPs it asks for: False while a claim
-	// fails, or (with Pending) while allocation takes longer than a
-	// moment; True once that is over. An object whose claims succeeded at
-	// once does not carry it.
+	// fails, True once that is over. An object whose claims never failed
+	// does not carry it.
 	ConditionPublicIPsClaimed = "PublicIPsClaimed"
 
 	ReasonAllocated      = "Allocated"
