@@ -12,18 +12,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// statusWrites counts the writes Status and Object send, by kind and by
-// what changed: which writes a cold start spends, and on what.
-var statusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "ovnet_status_writes_total",
-	Help: "Status writes sent, by kind and change: the conditions whose status or reason changed (Type=Reason), or \"fields\" when only other fields did.",
-}, []string{"kind", "change"})
+// writes counts the writes Status and Object send, by kind, part and what
+// changed: which writes a cold start spends, and on what.
+var writes = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "ovnet_writes_total",
+	Help: "Writes sent by ovnet's reconcilers, by kind, part (status, or object: a kind without status subresource, or an allocation recorded in the spec) and change: the conditions whose status or reason changed (Type=Reason), or \"fields\" when only other fields did.",
+}, []string{"kind", "part", "change"})
 
-func init() { metrics.Registry.MustRegister(statusWrites) }
+func init() { metrics.Registry.MustRegister(writes) }
 
 // countWrite counts the write of obj's changes since before.
-func countWrite(before, obj client.Object) {
-	statusWrites.WithLabelValues(reflect.TypeOf(obj).Elem().Name(), changeOf(conditionsOf(before), conditionsOf(obj))).Inc()
+func countWrite(part string, before, obj client.Object) {
+	writes.WithLabelValues(reflect.TypeOf(obj).Elem().Name(), part, changeOf(conditionsOf(before), conditionsOf(obj))).Inc()
 }
 
 // changeOf names the conditions of after whose status or reason differ from

@@ -48,7 +48,7 @@ func Status(ctx context.Context, c client.Client, before, obj client.Object, own
 	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), owner); err != nil {
 		return fmt.Errorf("update %s status: %w", obj.GetName(), err)
 	}
-	countWrite(before, obj)
+	countWrite("status", before, obj)
 	written.remember(before)
 	return nil
 }
@@ -62,7 +62,7 @@ func Object(ctx context.Context, c client.Client, before, obj client.Object, own
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}), owner); err != nil {
 		return fmt.Errorf("update %s: %w", obj.GetName(), err)
 	}
-	countWrite(before, obj)
+	countWrite("object", before, obj)
 	written.remember(before)
 	return nil
 }

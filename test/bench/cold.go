@@ -73,9 +73,9 @@ type coldResult struct {
 	// apiReads are the GETs and LISTs of the same time: the controller's
 	// live reads, and the benchmark's own polls for Ready.
 	apiReads map[string]float64
-	// statusWrites are the controller's status writes by kind and change
-	// (ovnet_status_writes_total).
-	statusWrites map[string]float64
+	// patchWrites are the controller's writes through internal/patch by
+	// kind, part and change (ovnet_writes_total).
+	patchWrites map[string]float64
 }
 
 // byRequest writes counts by request, largest first.
@@ -145,7 +145,7 @@ func (r coldResult) markdown() string {
 	}
 	byRequest(&b, "API writes of the cold start by request", r.apiWrites)
 	byRequest(&b, "API reads of the same time by request (the benchmark's polls for Ready included)", r.apiReads)
-	byRequest(&b, "The controller's status writes by kind and what they changed", r.statusWrites)
+	byRequest(&b, "The controller's writes of status and of recorded allocations (ovnet_writes_total) by kind, part and what they changed", r.patchWrites)
 	b.WriteString(`
 Reading it: P1 divides the cold start by two floors of the same run: what
 the NB database alone needs for these rows (written in bulk), and what the API
@@ -265,7 +265,7 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		return res, err
 	}
 	res.apiWrites, res.apiReads = since(writesBefore, writesAfter), since(readsBefore, readsAfter)
-	if res.statusWrites, err = ctl.statusWrites(); err != nil {
+	if res.patchWrites, err = ctl.writes(); err != nil {
 		return res, err
 	}
 

@@ -33,6 +33,8 @@ var (
 	// controllerArgs are added to the cold entry's controller command line
 	// (to compare flags such as --kube-api-qps in paired runs).
 	controllerArgs []string
+	// controllerEnv is added to its environment (e.g. GOMEMLIMIT).
+	controllerEnv []string
 )
 
 // controllerProcess is ovnet-controller running as its own process, so
@@ -60,6 +62,7 @@ func startControllerProcess(bin, kubeconfig, nb, logFile string) (*controllerPro
 		p.cmd.Args = append(p.cmd.Args, "--pprof-bind-address", controllerPprof)
 	}
 	p.cmd.Args = append(p.cmd.Args, controllerArgs...)
+	p.cmd.Env = append(os.Environ(), controllerEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	if err := p.cmd.Start(); err != nil {
 		_ = log.Close()
@@ -126,19 +129,19 @@ func (p *controllerProcess) transactions() (float64, error) {
 	return p.sum("ovnet_ovsdb_transaction_duration_seconds")
 }
 
-// statusWrites is ovnet_status_writes_total by "kind change".
-func (p *controllerProcess) statusWrites() (map[string]float64, error) {
+// writes is ovnet_writes_total by "kind part change".
+func (p *controllerProcess) writes() (map[string]float64, error) {
 	families, err := p.scrape()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]float64{}
-	for _, m := range families["ovnet_status_writes_total"].GetMetric() {
+	for _, m := range families["ovnet_writes_total"].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		out[labels["kind"]+" "+labels["change"]] += m.GetCounter().GetValue()
+		out[labels["kind"]+" "+labels["part"]+" "+labels["change"]] += m.GetCounter().GetValue()
 	}
 	return out, nil
 }

@@ -47,9 +47,10 @@ func main() {
 	flag.BoolVar(&showProgress, "progress", false, "print the cold entry's NB rows every two seconds while it converges")
 	flag.StringVar(&controllerPprof, "controller-pprof", "", "the cold entry's controller process serves /debug/pprof on this address")
 	ctlArgs := flag.String("controller-args", "", "extra flags for the cold entry's controller, space-separated")
+	ctlEnv := flag.String("controller-env", "", "extra environment of the cold entry's controller, space-separated NAME=value (e.g. GOMEMLIMIT=256MiB)")
 	out := flag.String("out", "", "also write the results as Markdown to this file")
 	flag.Parse()
-	controllerArgs = strings.Fields(*ctlArgs)
+	controllerArgs, controllerEnv = strings.Fields(*ctlArgs), strings.Fields(*ctlEnv)
 	sc, ok := scales[*scale]
 	if !ok {
 		fail(fmt.Errorf("-scale %q: want 1k, 10k or 30k", *scale))
