@@ -152,13 +152,15 @@ the NB database alone needs for these rows (written in bulk), and what the API
 server alone needs for this API (each allocation its protocol records in a
 user object's spec, the creates, the scheduler's bind of each Instance, one
 status write per reporting object), issued by 16 parallel clients. The API
-floor is the larger one: on 2 shared cores the API server does about 300
-writes a second. The controller sends about 1.25 times the floor's writes (a
-public NIC's claim condition beside its Ready, a Network's ID and gateway
-address in two writes, NAT gateways' and LBs' status as their parts arrive),
-and every Network passes through a chain of dependent requests (ID, address,
-rows, status) before its NICs can be written. The CPU line shows where the
-time went: the API server first, then the controller, northd and ovsdb-server
+floor is the larger one: on 2 shared cores the API server does about 250
+writes a second. The controller sends about 1.1 times the floor's writes (an
+IP's address written into the IP after its lock, a Network's gateway address
+annotated beside its ID, NAT gateways' status as their parts arrive; the
+writes line by kind and change says which), and every Network passes through
+a chain of dependent requests (ID, address, rows, status) before its NICs can
+be written. The CPU line shows where the time went: the machine is busy
+throughout, the API server first, then the controller, northd and
+ovsdb-server
 (docs/benchmarks.md).
 `)
 	return b.String()
