@@ -65,7 +65,10 @@ type coldResult struct {
 	cpuSeconds, cpuRestart float64
 	// stackCPU is the CPU seconds of each of the stack's processes, cold
 	// start until Ready.
-	stackCPU               map[string]float64
+	stackCPU map[string]float64
+	// northdRecomputes is how often northd recomputed everything, cold
+	// start until Ready.
+	northdRecomputes       int
 	controllerTransactions float64
 	// apiWrites are the API server's write requests from the controller's
 	// start until everything was Ready (the benchmark writes nothing then).
@@ -76,6 +79,9 @@ type coldResult struct {
 	// patchWrites are the controller's writes through internal/patch by
 	// kind, part and change (ovnet_writes_total).
 	patchWrites map[string]float64
+	// reconciles are the controller's reconciles by controller, from
+	// its start until it settled.
+	reconciles map[string]float64
 }
 
 // byRequest writes counts by request, largest first.
@@ -131,6 +137,7 @@ func (r coldResult) markdown() string {
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, cold start until Ready | %.1f s |\n", r.cpuSeconds)
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, restart until settled | %.1f s |\n", r.cpuRestart)
 	fmt.Fprintf(&b, "| ovn-northd CPU seconds, cold start until Ready | %.1f s |\n", r.stackCPU["ovn-northd"])
+	fmt.Fprintf(&b, "| ovn-northd full recomputes, cold start until Ready | %d |\n", r.northdRecomputes)
 	if len(r.stackCPU) > 0 {
 		keys := slices.Sorted(maps.Keys(r.stackCPU))
 		fmt.Fprintf(&b, "\nCPU seconds from the controller's start until everything was Ready (%.0f s × %d CPUs): ",
@@ -146,6 +153,7 @@ func (r coldResult) markdown() string {
 	byRequest(&b, "API writes of the cold start by request", r.apiWrites)
 	byRequest(&b, "API reads of the same time by request (the benchmark's polls for Ready included)", r.apiReads)
 	byRequest(&b, "The controller's writes of status and of recorded allocations (ovnet_writes_total) by kind, part and what they changed", r.patchWrites)
+	byRequest(&b, "The controller's reconciles by controller until it settled (controller_runtime_reconcile_total)", r.reconciles)
 	b.WriteString(`
 Reading it: P1 divides the cold start by two floors of the same run: what
 the NB database alone needs for these rows (written in bulk), and what the API
@@ -219,12 +227,21 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	}
 	defer ctl.stop()
 	stackBefore := stackCPU()
+	northdCtl := filepath.Join(central.Dir, "northd.ctl")
+	recomputesBefore, err := northdRecomputes(northdCtl)
+	if err != nil {
+		return res, err
+	}
 	t0 := time.Now()
 	lastReport := t0
+	lastBusy, lastTotal := machineTicks()
 	if err := waitLong(200*time.Millisecond, func() (bool, error) {
 		if showProgress && time.Since(lastReport) > 2*time.Second {
+			busy, total := machineTicks()
 			lastReport = time.Now()
-			fmt.Fprintf(os.Stderr, "%5.1fs %s\n", time.Since(t0).Seconds(), rowSummary(watch))
+			fmt.Fprintf(os.Stderr, "%5.1fs %s; machine busy %.0f%%\n", time.Since(t0).Seconds(), rowSummary(watch),
+				100*float64(busy-lastBusy)/float64(max(total-lastTotal, 1)))
+			lastBusy, lastTotal = busy, total
 		}
 		return expectedRows(watch, sc, res), nil
 	}); err != nil {
@@ -240,6 +257,11 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		res.stackCPU[k] -= v
 	}
 	res.stackCPU["ovnet-controller"] = ctl.cpuSeconds()
+	recomputes, err := northdRecomputes(northdCtl)
+	if err != nil {
+		return res, err
+	}
+	res.northdRecomputes = recomputes - recomputesBefore
 	if res.controllerTransactions, err = ctl.transactions(); err != nil {
 		return res, err
 	}
@@ -268,6 +290,9 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	}
 	res.apiWrites, res.apiReads = since(writesBefore, writesAfter), since(readsBefore, readsAfter)
 	if res.patchWrites, err = ctl.writes(); err != nil {
+		return res, err
+	}
+	if res.reconciles, err = ctl.reconcilesByController(); err != nil {
 		return res, err
 	}
 

@@ -131,17 +131,33 @@ func (p *controllerProcess) transactions() (float64, error) {
 
 // writes is ovnet_writes_total by "kind part change".
 func (p *controllerProcess) writes() (map[string]float64, error) {
+	return p.byLabels("ovnet_writes_total", "kind", "part", "change")
+}
+
+// reconciles is controller_runtime_reconcile_total by controller: where
+// the reconciles went, wasted ones included.
+func (p *controllerProcess) reconcilesByController() (map[string]float64, error) {
+	return p.byLabels("controller_runtime_reconcile_total", "controller")
+}
+
+// byLabels sums a counter by the values of the given labels, joined by
+// spaces.
+func (p *controllerProcess) byLabels(name string, keys ...string) (map[string]float64, error) {
 	families, err := p.scrape()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]float64{}
-	for _, m := range families["ovnet_writes_total"].GetMetric() {
+	for _, m := range families[name].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		out[labels["kind"]+" "+labels["part"]+" "+labels["change"]] += m.GetCounter().GetValue()
+		values := make([]string, len(keys))
+		for i, k := range keys {
+			values[i] = labels[k]
+		}
+		out[strings.Join(values, " ")] += m.GetCounter().GetValue()
 	}
 	return out, nil
 }
@@ -279,9 +295,59 @@ func stackCPU() map[string]float64 {
 			continue
 		}
 		switch name := strings.TrimSpace(string(comm)); name {
-		case "kube-apiserver", "etcd", "kube-controller", "ovsdb-server", "ovn-northd":
+		case "kube-apiserver", "etcd", "kube-controller", "ovn-northd":
+			out[name] += cpuSecondsOf(pid)
+		case "ovsdb-server":
+			// NB and SB apart: the SB server takes northd's flows.
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			switch {
+			case strings.Contains(string(cmdline), "/nb.ctl"):
+				name += " NB"
+			case strings.Contains(string(cmdline), "/sb.ctl"):
+				name += " SB"
+			}
 			out[name] += cpuSecondsOf(pid)
 		}
 	}
 	return out
+}
+
+// machineTicks are the machine's busy and total CPU ticks so far (the
+// first line of /proc/stat): the share busy between two readings says
+// whether a phase of the run waited on something other than the CPU.
+func machineTicks() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle and iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
+// northdRecomputes is how often ovn-northd has recomputed everything
+// (its engine node "northd"; Debian's 23.03 recomputes on every NB change),
+// read from its control socket.
+func northdRecomputes(ctl string) (int, error) {
+	out, err := exec.Command("ovn-appctl", "-t", ctl, "inc-engine/show-stats").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("ovn-appctl inc-engine/show-stats: %v: %s", err, out)
+	}
+	node := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if name, ok := strings.CutPrefix(l, "Node: "); ok {
+			node = strings.TrimSpace(name)
+			continue
+		}
+		if n, ok := strings.CutPrefix(strings.TrimSpace(l), "- recompute:"); ok && node == "northd" {
+			return strconv.Atoi(strings.TrimSpace(n))
+		}
+	}
+	return 0, fmt.Errorf("no recompute count of node northd in %q", out)
 }
