@@ -20,6 +20,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/apis/scheme"
+	"github.com/ovnet-dev/ovnet/internal/logging"
 	"github.com/ovnet-dev/ovnet/nodeagent"
 	"github.com/ovnet-dev/ovnet/ovn"
 )
@@ -80,7 +81,8 @@ func main() {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Values of loggers that write no line are never encoded (internal/logging).
+	ctrl.SetLogger(logging.Lazy(zap.New(zap.UseFlagOptions(&zapOpts))))
 	if err := run(ctrl.SetupSignalHandler(), f); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "ovnet-agent failed")
 		os.Exit(1)

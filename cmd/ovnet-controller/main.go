@@ -29,6 +29,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/controllers/policy"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
+	"github.com/ovnet-dev/ovnet/internal/logging"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 )
@@ -92,7 +93,8 @@ func main() {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Values of loggers that write no line are never encoded (internal/logging).
+	ctrl.SetLogger(logging.Lazy(zap.New(zap.UseFlagOptions(&zapOpts))))
 	log := ctrl.Log.WithName("setup")
 
 	if err := run(ctrl.SetupSignalHandler(), f); err != nil {

@@ -5,7 +5,9 @@ package enqueue
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -21,6 +23,24 @@ func OnDelete() predicate.Predicate {
 		UpdateFunc:  func(event.UpdateEvent) bool { return false },
 		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// ReadyChanged passes creations, deletions, and updates that change the
+// object's UID, its deletion or its condition condType: for watches of an
+// object whose dependents care only whether it is realized (a NIC waits
+// for its Network's rows, which the Network's Ready announces), not for
+// its other writes (annotations, other conditions, IDs recorded on the
+// way). conditions returns the object's status conditions.
+func ReadyChanged(condType string, conditions func(client.Object) []metav1.Condition) predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld, e.ObjectNew
+			if o.GetUID() != n.GetUID() || o.GetDeletionTimestamp().IsZero() != n.GetDeletionTimestamp().IsZero() {
+				return true
+			}
+			return !equality.Semantic.DeepEqual(meta.FindStatusCondition(conditions(o), condType), meta.FindStatusCondition(conditions(n), condType))
+		},
 	}
 }
 

@@ -13,9 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -338,7 +340,9 @@ func canonical(ip apinetv1alpha1.IPAddr) string {
 func setupClaims(d deps) error {
 	for _, kind := range Claimers {
 		r := &ClaimReconciler{Client: d.c, Kind: kind, Recorder: d.rec}
-		if err := ctrl.NewControllerManagedBy(d.mgr).Named("claims-"+kind.Resource).For(kind.New()).
+		// What a claimer asks for is in its spec: its status writes (its
+		// own PublicIPsClaimed included) change nothing here.
+		if err := ctrl.NewControllerManagedBy(d.mgr).Named("claims-"+kind.Resource).For(kind.New(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 			Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(r.claimersOfIP)).
 			Complete(patch.RequeueConflicts(r)); err != nil {
 			return err

@@ -59,8 +59,9 @@ func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.
 	if err := r.List(ctx, &nodes); err != nil {
 		return ctrl.Result{}, err
 	}
+	// The cache's Instances themselves: claim copies the few it changes.
 	var list apinetv1alpha1.InstanceList
-	if err := r.List(ctx, &list, client.InNamespace(ds.Namespace)); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(ds.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	if r.waitingForCache(ds.UID, list.Items) {
@@ -142,6 +143,8 @@ func nodeOf(inst *apinetv1alpha1.Instance) string {
 
 // claim adopts matching orphans, releases owned Instances that no longer
 // match, rolls ips and ports out to the owned ones, and returns them.
+// items are the cache's own objects: an Instance is copied before it is
+// changed.
 func (r *DaemonSetReconciler) claim(ctx context.Context, ds *apinetv1alpha1.DaemonSet, sel labels.Selector, items []apinetv1alpha1.Instance) ([]*apinetv1alpha1.Instance, error) {
 	var owned []*apinetv1alpha1.Instance
 	for i := range items {
@@ -150,6 +153,7 @@ func (r *DaemonSetReconciler) claim(ctx context.Context, ds *apinetv1alpha1.Daem
 		matches := sel.Matches(labels.Set(inst.Labels))
 		switch {
 		case ref != nil && ref.UID == ds.UID && !matches:
+			inst = inst.DeepCopy()
 			release := client.MergeFrom(inst.DeepCopy())
 			inst.OwnerReferences = slices.DeleteFunc(inst.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == ds.UID })
 			if err := r.Patch(ctx, inst, release, fieldOwner); client.IgnoreNotFound(err) != nil {
@@ -157,6 +161,7 @@ func (r *DaemonSetReconciler) claim(ctx context.Context, ds *apinetv1alpha1.Daem
 			}
 			continue
 		case ref == nil && matches && inst.DeletionTimestamp.IsZero():
+			inst = inst.DeepCopy()
 			adopt := client.MergeFromWithOptions(inst.DeepCopy(), client.MergeFromWithOptimisticLock{})
 			if err := controllerutil.SetControllerReference(ds, inst, r.Scheme()); err != nil {
 				return nil, err
@@ -171,6 +176,7 @@ func (r *DaemonSetReconciler) claim(ctx context.Context, ds *apinetv1alpha1.Daem
 		// the cache has the write (its event brings the DaemonSet back).
 		if !patch.Behind(inst) && (!slices.Equal(inst.Spec.IPs, ds.Spec.Template.Spec.IPs) ||
 			!equality.Semantic.DeepEqual(inst.Spec.LoadBalancerPorts, ds.Spec.Template.Spec.LoadBalancerPorts)) {
+			inst = inst.DeepCopy()
 			before := inst.DeepCopy()
 			inst.Spec.IPs = slices.Clone(ds.Spec.Template.Spec.IPs)
 			inst.Spec.LoadBalancerPorts = slices.Clone(ds.Spec.Template.Spec.LoadBalancerPorts)

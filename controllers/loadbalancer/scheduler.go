@@ -47,12 +47,14 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		s.forget(inst.UID)
 		return ctrl.Result{}, nil
 	}
+	// Both lists are only read: the cache's objects, not copies of every
+	// Instance for each one placed.
 	var nodeList apinetv1alpha1.NodeList
-	if err := s.List(ctx, &nodeList); err != nil {
+	if err := s.List(ctx, &nodeList, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	var all apinetv1alpha1.InstanceList
-	if err := s.List(ctx, &all); err != nil {
+	if err := s.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	nodes := make([]*apinetv1alpha1.Node, 0, len(nodeList.Items))

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -22,7 +23,8 @@ import (
 // deleted gateways.
 func SetupNATRelease(mgr manager.Manager) error {
 	c := mgr.GetClient()
-	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").For(&apinetv1alpha1.NetworkInterface{}).
+	// Only a NIC's spec (its claims) matters here, not its status writes.
+	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").For(&apinetv1alpha1.NetworkInterface{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(nicsOfNamespace(c)),
 			builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(&NATReleaseReconciler{Client: c, APIReader: mgr.GetAPIReader()}))

@@ -126,6 +126,7 @@ func addressKeys(o client.Object) []string {
 // addressUsers lists the users of network's addresses that can overlap
 // addrs: NICs with one of those IPs, NICs that route prefixes, every NIC of
 // the network when addrs has a prefix, and the Internal LoadBalancers.
+// The lists are only read (the cache's objects, not copies).
 func addressUsers(ctx context.Context, c client.Reader, namespace, network string, addrs []netip.Prefix) ([]addressUser, error) {
 	var keys []string
 	wide := false
@@ -140,14 +141,14 @@ func addressUsers(ctx context.Context, c client.Reader, namespace, network strin
 	var nics []apinetv1alpha1.NetworkInterface
 	if wide {
 		var list apinetv1alpha1.NetworkInterfaceList
-		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.Network: network}); err != nil {
+		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.Network: network}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("list NICs of network %s: %w", network, err)
 		}
 		nics = list.Items
 	} else {
 		for _, k := range keys {
 			var list apinetv1alpha1.NetworkInterfaceList
-			if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexAddress: k}); err != nil {
+			if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexAddress: k}, client.UnsafeDisableDeepCopy); err != nil {
 				return nil, fmt.Errorf("list NICs by address %s: %w", k, err)
 			}
 			nics = append(nics, list.Items...)
@@ -158,7 +159,7 @@ func addressUsers(ctx context.Context, c client.Reader, namespace, network strin
 		out = append(out, userOf(kindNetworkInterface, &nics[i], nicAddresses(&nics[i])))
 	}
 	var lbs apinetv1alpha1.LoadBalancerList
-	if err := c.List(ctx, &lbs, client.InNamespace(namespace), client.MatchingFields{index.Network: network}); err != nil {
+	if err := c.List(ctx, &lbs, client.InNamespace(namespace), client.MatchingFields{index.Network: network}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list load balancers: %w", err)
 	}
 	for i := range lbs.Items {

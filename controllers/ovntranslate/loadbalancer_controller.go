@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
@@ -44,7 +45,7 @@ func setupLoadBalancer(d deps) error {
 	b := ctrl.NewControllerManagedBy(d.mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
 		// The routing of the same name holds the backends.
 		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNetwork(d.c))).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNetwork(d.c)), builder.WithPredicates(networkRealized)).
 		// A backend's state takes it in or out of rotation; an IP claimed
 		// by a Public LB becomes a VIP.
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNIC(d.c))).

@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
@@ -37,7 +38,7 @@ func setupNATGateway(d deps) error {
 	return ctrl.NewControllerManagedBy(d.mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
 		// The table of the same name holds the port blocks.
 		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(d.c))).
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(d.c)), builder.WithPredicates(networkRealized)).
 		// What the gateway holds.
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfIP("natgateways"))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(d.c, "natgateways"))).

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -68,7 +69,10 @@ func setupNetworkInterface(d deps) error {
 	r.translate, r.deleted = r.reconcile, r.releaseAgent
 	c := d.c
 	return ctrl.NewControllerManagedBy(d.mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
-		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, index.Network, func(o client.Object) string { return o.GetName() }))).
+		// Its rows hang off its Network's switch and router, which the
+		// Network's Ready announces.
+		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, index.Network, func(o client.Object) string { return o.GetName() })),
+			builder.WithPredicates(networkRealized)).
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, indexNode, func(o client.Object) string { return o.GetName() }))).
 		// status.natIPs follows the NAT tables.
 		Watches(&apinetv1alpha1.NATTable{}, natTableChanges()).

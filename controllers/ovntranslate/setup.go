@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -134,12 +135,20 @@ func allNetworks(c client.Client) handler.MapFunc {
 	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NetworkList{} }, nil)
 }
 
+// networkRealized passes the Network events that matter to the objects
+// whose rows hang off its router and switch: its Ready (written once its
+// rows are) and its deletion, not the IDs and annotations recorded on the
+// way there.
+var networkRealized = enqueue.ReadyChanged(apinetv1alpha1.ConditionReady, func(o client.Object) []metav1.Condition {
+	return o.(*apinetv1alpha1.Network).Status.Conditions
+})
+
 // nicsBy maps an object to the NICs whose index field equals key(obj), in
 // the object's namespace (all namespaces for cluster-scoped objects).
 func nicsBy(c client.Client, index string, key func(client.Object) string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		var list apinetv1alpha1.NetworkInterfaceList
-		opts := []client.ListOption{client.MatchingFields{index: key(o)}}
+		opts := []client.ListOption{client.MatchingFields{index: key(o)}, client.UnsafeDisableDeepCopy}
 		if o.GetNamespace() != "" {
 			opts = append(opts, client.InNamespace(o.GetNamespace()))
 		}
