@@ -17,10 +17,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
@@ -191,8 +193,11 @@ func setupLoadBalancer(mgr manager.Manager, c client.Client) error {
 		For(&apinetv1alpha1.LoadBalancer{}).
 		Owns(&apinetv1alpha1.DaemonSet{}).
 		Owns(&apinetv1alpha1.LoadBalancerRouting{}).
-		// Target selectors follow the NICs of the namespace.
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(selectingLoadBalancers(c))).
+		// Target selectors follow the NICs of the namespace: their labels,
+		// IPs and deletion (a spec change or a label change), not their
+		// status writes.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(selectingLoadBalancers(c)),
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Complete(patch.RequeueConflicts(&LoadBalancerReconciler{Client: c}))
 }
 

@@ -42,13 +42,14 @@ func setupLoadBalancer(d deps) error {
 	r.translator = translatorFor(d, "LoadBalancer", func() *apinetv1alpha1.LoadBalancer { return &apinetv1alpha1.LoadBalancer{} },
 		func(lb *apinetv1alpha1.LoadBalancer) *[]metav1.Condition { return &lb.Status.Conditions })
 	r.translate = r.reconcile
-	b := ctrl.NewControllerManagedBy(d.mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}).
+	b := ctrl.NewControllerManagedBy(d.mgr).Named("loadbalancer-ovn").For(&apinetv1alpha1.LoadBalancer{}, builder.WithPredicates(r.echoes.predicate())).
 		// The routing of the same name holds the backends.
 		Watches(&apinetv1alpha1.LoadBalancerRouting{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNetwork(d.c)), builder.WithPredicates(networkRealized)).
-		// A backend's state takes it in or out of rotation; an IP claimed
-		// by a Public LB becomes a VIP.
-		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNIC(d.c))).
+		// A backend's state takes it in or out of rotation (its other
+		// writes change nothing here); an IP claimed by a Public LB
+		// becomes a VIP.
+		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNIC(d.c)), builder.WithPredicates(nicStateChanged)).
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(d.c, "loadbalancers"))).
 		WatchesRawSource(d.drift.source("LoadBalancer"))

@@ -35,7 +35,7 @@ func setupNATGateway(d deps) error {
 	r.translator = translatorFor(d, "NATGateway", func() *apinetv1alpha1.NATGateway { return &apinetv1alpha1.NATGateway{} },
 		func(gw *apinetv1alpha1.NATGateway) *[]metav1.Condition { return &gw.Status.Conditions })
 	r.translate = r.reconcile
-	return ctrl.NewControllerManagedBy(d.mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}, builder.WithPredicates(r.echoes.predicate())).
 		// The table of the same name holds the port blocks.
 		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(natGatewaysOf(d.c)), builder.WithPredicates(networkRealized)).

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -44,7 +45,7 @@ func setupNetwork(d deps, transit *ipam.Addresses) error {
 	r.translator = translatorFor(d, "Network", func() *apinetv1alpha1.Network { return &apinetv1alpha1.Network{} },
 		func(nw *apinetv1alpha1.Network) *[]metav1.Condition { return &nw.Status.Conditions })
 	r.translate = r.reconcile
-	return ctrl.NewControllerManagedBy(d.mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}, builder.WithPredicates(r.echoes.predicate())).
 		// The gateway chassis follow the gateway Nodes.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(d.c))).
 		// ... and the nodes of Public LoadBalancers' Instances.

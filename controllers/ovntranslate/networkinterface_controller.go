@@ -68,7 +68,7 @@ func setupNetworkInterface(d deps) error {
 		func(nic *apinetv1alpha1.NetworkInterface) *[]metav1.Condition { return &nic.Status.Conditions })
 	r.translate, r.deleted = r.reconcile, r.releaseAgent
 	c := d.c
-	return ctrl.NewControllerManagedBy(d.mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("networkinterface-ovn").For(&apinetv1alpha1.NetworkInterface{}, builder.WithPredicates(r.echoes.predicate())).
 		// Its rows hang off its Network's switch and router, which the
 		// Network's Ready announces.
 		Watches(&apinetv1alpha1.Network{}, handler.EnqueueRequestsFromMapFunc(nicsBy(c, index.Network, func(o client.Object) string { return o.GetName() })),

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -142,6 +143,16 @@ func allNetworks(c client.Client) handler.MapFunc {
 var networkRealized = enqueue.ReadyChanged(apinetv1alpha1.ConditionReady, func(o client.Object) []metav1.Condition {
 	return o.(*apinetv1alpha1.Network).Status.Conditions
 })
+
+// nicStateChanged passes the NIC events that can take a backend in or out
+// of a load balancer's rotation: its creation, deletion, and a change of
+// the state its agent reports.
+var nicStateChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*apinetv1alpha1.NetworkInterface), e.ObjectNew.(*apinetv1alpha1.NetworkInterface)
+		return o.Status.State != n.Status.State || o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero()
+	},
+}
 
 // nicsBy maps an object to the NICs whose index field equals key(obj), in
 // the object's namespace (all namespaces for cluster-scoped objects).

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -65,5 +66,39 @@ func TestLoadBalancerWatchFilters(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// TestOwnEchoes: the update a translator's own status write made is passed
+// over once; any other update of the object passes.
+func TestOwnEchoes(t *testing.T) {
+	var e ownEchoes
+	p := e.predicate()
+	nic := func(rv string) *apinetv1alpha1.NetworkInterface {
+		return &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "nic", ResourceVersion: rv}}
+	}
+	update := func(from, to string) bool {
+		return p.Update(event.UpdateEvent{ObjectOld: nic(from), ObjectNew: nic(to)})
+	}
+	if !update("1", "2") {
+		t.Fatal("an update with no write of ours was passed over")
+	}
+	e.expect(nic("3"), "2") // our write: 2 -> 3
+	if !update("2", "4") {
+		t.Error("someone else's update of the version we wrote over was passed over")
+	}
+	if update("2", "3") {
+		t.Error("the echo of our own write passed")
+	}
+	if !update("2", "3") {
+		t.Error("the echo was passed over twice")
+	}
+	e.expect(nic("5"), "5") // nothing written: no echo to expect
+	if !update("4", "5") {
+		t.Error("an update was passed over though nothing was written")
+	}
+	e.expect(nic("6"), "5")
+	if !p.Delete(event.DeleteEvent{Object: nic("6")}) || !update("5", "6") {
+		t.Error("a deleted object's expected echo outlived it")
 	}
 }
