@@ -167,8 +167,12 @@ annotated beside its ID, NAT gateways' status as their parts arrive; the
 writes line by kind and change says which), and every Network passes through
 a chain of dependent requests (ID, address, rows, status) before its NICs can
 be written. The CPU line shows where the time went: the machine is busy
-throughout, the API server first, then the controller, northd and
-ovsdb-server
+throughout (-progress prints its busy share), the API server first, then
+the controller, northd and the SB ovsdb-server. Neither floor includes
+northd: Debian's OVN 23.03 recomputes everything on every NB change (the
+recomputes row), and on these 2 cores northd and the SB server take about
+a quarter of the CPU while the cold start runs; the reconciles line says
+where the controller's own work went
 (docs/benchmarks.md).
 `)
 	return b.String()
