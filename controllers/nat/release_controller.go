@@ -23,8 +23,13 @@ import (
 // deleted gateways.
 func SetupNATRelease(mgr manager.Manager) error {
 	c := mgr.GetClient()
-	// Only a NIC's spec (its claims) matters here, not its status writes.
-	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").For(&apinetv1alpha1.NetworkInterface{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+	// Only a NIC's claims matter here: not its status writes, nor a NIC
+	// that claims nothing.
+	claims := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return len(o.(*apinetv1alpha1.NetworkInterface).Spec.NATGateways) > 0
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("natrelease").
+		For(&apinetv1alpha1.NetworkInterface{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}, claims)).
 		Watches(&apinetv1alpha1.NATGateway{}, handler.EnqueueRequestsFromMapFunc(nicsOfNamespace(c)),
 			builder.WithPredicates(enqueue.OnDelete())).
 		Complete(patch.RequeueConflicts(&NATReleaseReconciler{Client: c, APIReader: mgr.GetAPIReader()}))
