@@ -55,6 +55,7 @@ type coldResult struct {
 	floor                  time.Duration
 	floorTxns              int
 	apiFloor               time.Duration
+	apiFloorTries          []time.Duration // apiFloor is the fastest
 	apiFloorWrites         int
 	restartAPIWrites       float64
 	restartTxns            float64
@@ -119,8 +120,12 @@ func (r coldResult) markdown() string {
 	fmt.Fprintf(&b, "| P1: controller start → everything Ready | %.1f s |\n", r.readyDone.Seconds())
 	fmt.Fprintf(&b, "| P1 floor: the same rows written in bulk | %.2f s |\n", r.floor.Seconds())
 	fmt.Fprintf(&b, "| P1 ratio: rows / NB floor | %.0f |\n", r.rowsDone.Seconds()/r.floor.Seconds())
-	fmt.Fprintf(&b, "| API floor: the fewest API writes (%d, %.2f per NIC) by %d parallel clients | %.2f s |\n",
-		r.apiFloorWrites, float64(r.apiFloorWrites)/float64(s.NICs), apiFloorWorkers, r.apiFloor.Seconds())
+	tries := make([]string, len(r.apiFloorTries))
+	for i, d := range r.apiFloorTries {
+		tries[i] = fmt.Sprintf("%.1f", d.Seconds())
+	}
+	fmt.Fprintf(&b, "| API floor: the fewest API writes (%d, %.2f per NIC) by %d parallel clients, the fastest of %d tries (%s s) | %.2f s |\n",
+		r.apiFloorWrites, float64(r.apiFloorWrites)/float64(s.NICs), apiFloorWorkers, len(r.apiFloorTries), strings.Join(tries, ", "), r.apiFloor.Seconds())
 	fmt.Fprintf(&b, "| P1 = Ready / (NB floor + API floor) (goal ≤ 1.5) | **%.1f** |\n", r.readyDone.Seconds()/(r.floor+r.apiFloor).Seconds())
 	fmt.Fprintf(&b, "| NB transactions of the cold start | %.0f |\n", r.controllerTransactions)
 	total := 0.0
@@ -348,8 +353,16 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		res.restartAPIWrites += d
 	}
 	ctl.stop()
-	if res.apiFloor, res.apiFloorWrites, err = apiFloor(ctx, env.Client, sc); err != nil {
-		return res, err
+	for i := range apiFloorTries {
+		d, writes, err := apiFloor(ctx, env.Client, sc, fmt.Sprintf("%s-%d", floorNamespace, i+1))
+		if err != nil {
+			return res, err
+		}
+		res.apiFloorTries = append(res.apiFloorTries, d)
+		if i == 0 || d < res.apiFloor {
+			res.apiFloor = d
+		}
+		res.apiFloorWrites = writes
 	}
 	if p := ctl.peakRSS(); p > res.peakRSS {
 		res.peakRSS = p
