@@ -22,7 +22,7 @@ const floorNamespace = "bench-floor"
 // apiFloorTries is how often the API floor is measured; the fastest try
 // counts. A floor is the least the API server needs, and on a shared
 // machine one try can be slowed by things that have nothing to do with
-// it (two tries of one run took 59 and 84 s at 10k).
+// it (single tries at 10k took from 43 to 84 s in runs of the same code).
 const apiFloorTries = 2
 
 // apiFloorWorkers is how many clients issue the API floor's writes.

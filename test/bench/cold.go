@@ -165,9 +165,9 @@ the NB database alone needs for these rows (written in bulk), and what the API
 server alone needs for this API (each allocation its protocol records in a
 user object's spec, the creates, the scheduler's bind of each Instance, one
 status write per reporting object), issued by 16 parallel clients (the
-fastest of two tries: on a shared machine one try alone moved from 59 to
-84 s between runs). The API floor is the larger one: on 2 shared cores the API server does about 250
-writes a second. The controller sends about 1.1 times the floor's writes (an
+fastest of two tries: on a shared machine one try alone moved from 43 to
+84 s between runs). The API floor is the larger one: on 2 shared cores the
+API server does about 250 writes a second. The controller sends about 1.1 times the floor's writes (an
 IP's address written into the IP after its lock, a Network's gateway address
 annotated beside its ID, NAT gateways' status as their parts arrive; the
 writes line by kind and change says which), and every Network passes through

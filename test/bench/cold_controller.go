@@ -134,7 +134,8 @@ func (p *controllerProcess) writes() (map[string]float64, error) {
 	return p.byLabels("ovnet_writes_total", "kind", "part", "change")
 }
 
-// reconciles is controller_runtime_reconcile_total by controller: where
+// reconcilesByController is controller_runtime_reconcile_total by
+// controller: where
 // the reconciles went, wasted ones included.
 func (p *controllerProcess) reconcilesByController() (map[string]float64, error) {
 	return p.byLabels("controller_runtime_reconcile_total", "controller")
