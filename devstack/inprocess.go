@@ -63,8 +63,12 @@ func StartInProcess(cfg *rest.Config, central *Central, provider rows.Provider, 
 		return nil, err
 	}
 	ids, err := ipam.NewIDPool(minVNI, maxVNI)
+	var transit *ipam.Addresses
 	if err == nil {
-		err = ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(provider.PublicPrefixes), IDPool: ids})
+		transit, err = ovntranslate.NewTransit(ctx, mgr, provider)
+	}
+	if err == nil {
+		err = ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(provider.PublicPrefixes), IDPool: ids, Transit: transit})
 	}
 	if err == nil {
 		err = nat.Setup(mgr, publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefixes()})
@@ -76,7 +80,7 @@ func StartInProcess(cfg *rest.Config, central *Central, provider rows.Provider, 
 		err = policy.Setup(mgr)
 	}
 	if err == nil {
-		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, SB: sb, Provider: provider, Guest: TestGuest()})
+		err = ovntranslate.Setup(ctx, mgr, ovntranslate.Options{NB: nb, SB: sb, Provider: provider, Guest: TestGuest(), Transit: transit})
 	}
 	if err != nil {
 		cancel()

@@ -145,7 +145,19 @@ func run(ctx context.Context, f flags) error {
 	if err := ipam.RegisterPoolMetrics(metrics.Registry, pool); err != nil {
 		return err
 	}
-	if err := ipam.Setup(ctx, mgr, ipam.Options{IPPool: pool, IDPool: idPool}); err != nil {
+	// With OVN translation, the allocation controllers also take the
+	// Networks' gateway-port addresses on the transit prefix.
+	var provider rows.Provider
+	var transit *ipam.Addresses
+	if f.nb != "" {
+		if provider, err = providerOf(f, prefixes); err != nil {
+			return err
+		}
+		if transit, err = ovntranslate.NewTransit(ctx, mgr, provider); err != nil {
+			return err
+		}
+	}
+	if err := ipam.Setup(ctx, mgr, ipam.Options{IPPool: pool, IDPool: idPool, Transit: transit}); err != nil {
 		return fmt.Errorf("allocation controllers: %w", err)
 	}
 	// The transit prefix is only known with OVN translation; the OVN
@@ -160,7 +172,7 @@ func run(ctx context.Context, f flags) error {
 		return fmt.Errorf("network policy controller: %w", err)
 	}
 	if f.nb != "" {
-		if err := setupTranslation(ctx, mgr, f, prefixes); err != nil {
+		if err := setupTranslation(ctx, mgr, f, provider, transit); err != nil {
 			return err
 		}
 	} else {
@@ -176,9 +188,34 @@ func run(ctx context.Context, f flags) error {
 	return mgr.Start(ctx)
 }
 
+// providerOf reads the provider network from the flags.
+func providerOf(f flags, public []netip.Prefix) (rows.Provider, error) {
+	transit, err := netip.ParsePrefix(f.transitPrefix)
+	if err != nil {
+		return rows.Provider{}, fmt.Errorf("--transit-prefix: %w", err)
+	}
+	nextHop, err := netip.ParseAddr(f.nextHop)
+	if err != nil || !transit.Contains(nextHop) {
+		return rows.Provider{}, fmt.Errorf("--provider-next-hop %q must be an address in --transit-prefix %s", f.nextHop, transit)
+	}
+	provider := rows.Provider{PhysicalNetwork: f.provider, TransitPrefix: transit.Masked(), NextHop: nextHop, PublicPrefixes: public}
+	if f.transitPrefix6 != "" || f.nextHop6 != "" {
+		transit6, err := netip.ParsePrefix(f.transitPrefix6)
+		if err != nil || !transit6.Addr().Is6() {
+			return rows.Provider{}, fmt.Errorf("--transit-prefix-v6 %q: want an IPv6 prefix", f.transitPrefix6)
+		}
+		nextHop6, err := netip.ParseAddr(f.nextHop6)
+		if err != nil || !transit6.Contains(nextHop6) {
+			return rows.Provider{}, fmt.Errorf("--provider-next-hop-v6 %q must be an address in --transit-prefix-v6 %s", f.nextHop6, transit6)
+		}
+		provider.TransitPrefix6, provider.NextHop6 = transit6.Masked(), nextHop6
+	}
+	return provider, nil
+}
+
 // setupTranslation connects to the NB database and registers the OVN
 // translation controllers.
-func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []netip.Prefix) error {
+func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, provider rows.Provider, transit *ipam.Addresses) error {
 	endpoints, err := ovn.ParseEndpoints(f.nb)
 	if err != nil {
 		return err
@@ -188,26 +225,6 @@ func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []n
 		if cfg.TLS, err = ovn.LoadTLS(f.nbKey, f.nbCert, f.nbCA); err != nil {
 			return err
 		}
-	}
-	transit, err := netip.ParsePrefix(f.transitPrefix)
-	if err != nil {
-		return fmt.Errorf("--transit-prefix: %w", err)
-	}
-	nextHop, err := netip.ParseAddr(f.nextHop)
-	if err != nil || !transit.Contains(nextHop) {
-		return fmt.Errorf("--provider-next-hop %q must be an address in --transit-prefix %s", f.nextHop, transit)
-	}
-	provider := rows.Provider{PhysicalNetwork: f.provider, TransitPrefix: transit.Masked(), NextHop: nextHop, PublicPrefixes: public}
-	if f.transitPrefix6 != "" || f.nextHop6 != "" {
-		transit6, err := netip.ParsePrefix(f.transitPrefix6)
-		if err != nil || !transit6.Addr().Is6() {
-			return fmt.Errorf("--transit-prefix-v6 %q: want an IPv6 prefix", f.transitPrefix6)
-		}
-		nextHop6, err := netip.ParseAddr(f.nextHop6)
-		if err != nil || !transit6.Contains(nextHop6) {
-			return fmt.Errorf("--provider-next-hop-v6 %q must be an address in --transit-prefix-v6 %s", f.nextHop6, transit6)
-		}
-		provider.TransitPrefix6, provider.NextHop6 = transit6.Masked(), nextHop6
 	}
 	nb, err := ovn.ConnectNB(ctx, cfg)
 	if err != nil {
@@ -223,7 +240,7 @@ func setupTranslation(ctx context.Context, mgr ctrl.Manager, f flags, public []n
 			guest.DNSServers = append(guest.DNSServers, a)
 		}
 	}
-	opts := ovntranslate.Options{NB: nb, Guest: guest, Provider: provider}
+	opts := ovntranslate.Options{NB: nb, Guest: guest, Provider: provider, Transit: transit}
 	if f.sb != "" {
 		sbEndpoints, err := ovn.ParseEndpoints(f.sb)
 		if err != nil {

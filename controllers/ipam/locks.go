@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -126,12 +127,13 @@ func newLocks[V comparable](ctx context.Context, mgr manager.Manager, kind lockK
 	return &Locks[V]{client: mgr.GetClient(), live: mgr.GetAPIReader(), kind: kind, view: view, created: map[types.UID][]V{}}, nil
 }
 
-// held returns a value that claimUID holds and that match accepts.
-func (l *Locks[V]) held(ctx context.Context, claimUID types.UID, match func(V) bool) (V, bool, error) {
-	var zero V
+// cached returns the values that match accepts among the locks the cache
+// shows claimUID holding, or else among those this process created for it
+// and the cache has not shown yet.
+func (l *Locks[V]) cached(ctx context.Context, claimUID types.UID, match func(V) bool) ([]V, error) {
 	list := l.kind.newList()
 	if err := l.client.List(ctx, list, client.MatchingFields{index.ClaimUID: string(claimUID)}); err != nil {
-		return zero, false, fmt.Errorf("list %ss of %s: %w", l.kind.kind, claimUID, err)
+		return nil, fmt.Errorf("list %ss of %s: %w", l.kind.kind, claimUID, err)
 	}
 	var candidates []V
 	for _, lock := range l.kind.items(list) {
@@ -142,7 +144,14 @@ func (l *Locks[V]) held(ctx context.Context, claimUID types.UID, match func(V) b
 	}
 	l.mu.Lock()
 	if len(candidates) > 0 {
-		delete(l.created, claimUID) // the cache has caught up
+		// The cache has caught up for what match accepts; a lock of the
+		// same claimer that match does not accept (its other family) may
+		// still be on its way.
+		if rest := slices.DeleteFunc(l.created[claimUID], match); len(rest) > 0 {
+			l.created[claimUID] = rest
+		} else {
+			delete(l.created, claimUID)
+		}
 	} else {
 		for _, v := range l.created[claimUID] {
 			if match(v) {
@@ -151,6 +160,17 @@ func (l *Locks[V]) held(ctx context.Context, claimUID types.UID, match func(V) b
 		}
 	}
 	l.mu.Unlock()
+	return candidates, nil
+}
+
+// held returns a value that claimUID holds and that match accepts,
+// confirmed by a live read.
+func (l *Locks[V]) held(ctx context.Context, claimUID types.UID, match func(V) bool) (V, bool, error) {
+	var zero V
+	candidates, err := l.cached(ctx, claimUID, match)
+	if err != nil {
+		return zero, false, err
+	}
 	for _, v := range candidates {
 		current := l.kind.newObj()
 		name := l.kind.name(v)
@@ -255,6 +275,19 @@ func (a *Addresses) Take(ctx context.Context, family apinetv1alpha1.IPFamily, cl
 	return a.locks.take(ctx, claim,
 		func(v netip.Addr) bool { return apinetv1alpha1.FamilyOf(apinetv1alpha1.IPAddr(v.String())) == family },
 		func(try func(netip.Addr) (bool, error)) (bool, error) { return a.Pool.Candidates(family, try) })
+}
+
+// Held returns the address of family that the cache (or this process's
+// own recent creates) shows claimUID holding, without a live read: for a
+// claimer that exists, whose lock is not released under it.
+func (a *Addresses) Held(ctx context.Context, family apinetv1alpha1.IPFamily, claimUID types.UID) (netip.Addr, bool, error) {
+	held, err := a.locks.cached(ctx, claimUID, func(v netip.Addr) bool {
+		return a.Pool.Contains(v) && apinetv1alpha1.FamilyOf(apinetv1alpha1.IPAddr(v.String())) == family
+	})
+	if err != nil || len(held) == 0 {
+		return netip.Addr{}, false, err
+	}
+	return slices.MinFunc(held, netip.Addr.Compare), true, nil
 }
 
 // TakeGiven takes addr for claim if it is free and in the pool.

@@ -59,3 +59,59 @@ func TestTakeBeforeTheCacheHasTheLock(t *testing.T) {
 		t.Errorf("the claimer holds %d IPAddress locks, want 1", held)
 	}
 }
+
+// TestTakeOtherFamilyBeforeTheCacheHasIt: the cache shows a claimer's IPv4
+// lock but not yet its new IPv6 one; finding the IPv4 one must not make it
+// forget the IPv6 one and take a second.
+func TestTakeOtherFamilyBeforeTheCacheHasIt(t *testing.T) {
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := apinetv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	server := fake.NewClientBuilder().WithScheme(scheme).Build()
+	// The cache shows the IPv4 locks only.
+	v4Only := interceptor.NewClient(server, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			var all apinetv1alpha1.IPAddressList
+			if err := server.List(ctx, &all); err != nil {
+				return err
+			}
+			out := list.(*apinetv1alpha1.IPAddressList)
+			for _, l := range all.Items {
+				if apinetv1alpha1.FamilyOf(l.Spec.IP) == apinetv1alpha1.IPv4 {
+					out.Items = append(out.Items, l)
+				}
+			}
+			return nil
+		},
+	})
+	pool := NewIPPool([]netip.Prefix{netip.MustParsePrefix("100.64.9.0/24"), netip.MustParsePrefix("fd00:64::/64")})
+	a := &Addresses{Pool: pool, locks: &Locks[netip.Addr]{client: v4Only, live: server, kind: ipAddressLocks,
+		view: &pool.taken, created: map[types.UID][]netip.Addr{}}}
+	claim := apinetv1alpha1.ClaimRef{Group: claimRefGroup, Resource: "networks", Namespace: "default", Name: "net", UID: "net-uid"}
+	take := func(f apinetv1alpha1.IPFamily) netip.Addr {
+		t.Helper()
+		a, ok, err := a.Take(ctx, f, claim)
+		if err != nil || !ok {
+			t.Fatalf("take %s: %v %v", f, ok, err)
+		}
+		return a
+	}
+	take(apinetv1alpha1.IPv4)
+	first6 := take(apinetv1alpha1.IPv6)
+	take(apinetv1alpha1.IPv4) // found in the cache
+	if again6 := take(apinetv1alpha1.IPv6); again6 != first6 {
+		t.Errorf("IPv6 taken again while the cache lacked it: %s, then %s", first6, again6)
+	}
+	if held, ok, err := a.Held(ctx, apinetv1alpha1.IPv6, claim.UID); err != nil || !ok || held != first6 {
+		t.Errorf("Held(IPv6) = %s %v %v, want %s", held, ok, err, first6)
+	}
+	var locks apinetv1alpha1.IPAddressList
+	if err := server.List(ctx, &locks); err != nil {
+		t.Fatal(err)
+	}
+	if len(locks.Items) != 2 {
+		t.Errorf("the claimer holds %d IPAddress locks, want 2 (one per family)", len(locks.Items))
+	}
+}

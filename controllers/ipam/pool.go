@@ -93,6 +93,19 @@ func (p *IPPool) Used(pfx netip.Prefix) int {
 	return n
 }
 
+// Full reports whether every address of family f's prefixes is taken (a
+// prefix of more than 2^20 addresses never is: Candidates walks at most
+// that many of it).
+func (p *IPPool) Full(f corev1.IPFamily) bool {
+	for _, pfx := range p.prefixes[f] {
+		size := prefixSize(pfx)
+		if !size.IsInt64() || size.Int64() > 1<<20 || int64(p.Used(pfx)) < size.Int64() {
+			return false
+		}
+	}
+	return true
+}
+
 // Candidates calls try with free-looking addresses of family f: prefixes in
 // flag order, in each a random start and a walk upwards with wrap-around over
 // every address. It stops when try returns true (taken by us) and reports

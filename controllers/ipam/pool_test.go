@@ -30,6 +30,9 @@ func TestParsePrefixesKeepsOrder(t *testing.T) {
 func TestIPPoolWalksEveryAddressOnce(t *testing.T) {
 	prefixes, _ := ParsePrefixes([]string{"10.0.0.0/29,10.0.1.0/30"})
 	pool := NewIPPool(prefixes)
+	if pool.Full(corev1.IPv4Protocol) {
+		t.Fatal("an empty pool is Full")
+	}
 	seen := map[netip.Addr]bool{}
 	var order []netip.Addr
 	for range 12 {
@@ -46,6 +49,14 @@ func TestIPPoolWalksEveryAddressOnce(t *testing.T) {
 			t.Fatalf("allocation %d failed: %v %v", len(order), ok, err)
 		}
 	}
+	if !pool.Full(corev1.IPv4Protocol) {
+		t.Error("Full = false once all 12 addresses are taken")
+	}
+	pool.MarkFree(order[3])
+	if pool.Full(corev1.IPv4Protocol) {
+		t.Error("Full = true with an address freed")
+	}
+	pool.MarkTaken(order[3])
 	for i, a := range order {
 		want := "10.0.0.0/29"
 		if i >= 8 {

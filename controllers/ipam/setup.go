@@ -16,6 +16,10 @@ import (
 type Options struct {
 	IPPool *IPPool
 	IDPool *IDPool
+	// Transit, when set, hands out the addresses of the Networks' gateway
+	// ports (only where the Networks are translated to OVN); the OVN
+	// translator reads them with the same allocator.
+	Transit *Addresses
 }
 
 // Setup registers the field indexes, the pools' views of taken values and
@@ -64,7 +68,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	d := deps{mgr: mgr, c: mgr.GetClient(), reader: mgr.GetAPIReader(), rec: mgr.GetEventRecorder("ovnet-controller")}
 	for _, setup := range []func(deps) error{
 		func(d deps) error { return setupIP(d, addresses) },
-		func(d deps) error { return setupNetwork(d, ids) },
+		func(d deps) error { return setupNetwork(d, ids, opts.Transit) },
 		setupReleasers, setupClaims, setupClaimGC,
 	} {
 		if err := setup(d); err != nil {

@@ -31,7 +31,8 @@ type NetworkReconciler struct {
 	Provider rows.Provider
 	// Guest is what router advertisements tell IPv6 guests.
 	Guest rows.Guest
-	// Transit hands out the gateway ports' addresses (controllers/ipam).
+	// Transit reads the gateway ports' addresses, which the allocation
+	// controllers take (controllers/ipam).
 	Transit *ipam.Addresses
 }
 
@@ -60,33 +61,6 @@ func setupNetwork(d deps, transit *ipam.Addresses) error {
 }
 
 func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Network) (ctrl.Result, error) {
-	claim := apinetv1alpha1.ClaimRef{
-		Group: apinetv1alpha1.GroupVersion.Group, Resource: "networks", Namespace: nw.Namespace, Name: nw.Name, UID: nw.UID,
-	}
-	transit, ok, err := r.Transit.Take(ctx, apinetv1alpha1.IPv4, claim)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if !ok {
-		return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
-			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix))
-	}
-	var transit6 netip.Addr
-	if r.Provider.IPv6() {
-		if transit6, ok, err = r.Transit.Take(ctx, apinetv1alpha1.IPv6, claim); err != nil {
-			return ctrl.Result{}, err
-		}
-		if !ok {
-			return ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
-				fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", r.Provider.TransitPrefix6))
-		}
-	}
-	// The gateway port's addresses are taken while the ID is allocated,
-	// not after it: a Network's cold start waits for one round of writes
-	// less.
-	if err := r.annotateTransit(ctx, nw, transit, transit6); err != nil {
-		return ctrl.Result{}, err
-	}
 	vni, err := strconv.ParseInt(nw.Spec.ID, 10, 64)
 	if held, herr := r.holdsID(ctx, nw); herr != nil {
 		return ctrl.Result{}, herr
@@ -97,6 +71,19 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	if vni > rows.MaxVNI {
 		return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionFalse, apinetv1alpha1.ReasonOutOfRange,
 			fmt.Sprintf("network ID %d is above %d: its OVN router key would be out of range", vni, rows.MaxVNI))
+	}
+	// The gateway port's addresses are taken by the allocation controller
+	// (controllers/ipam) in the same write as spec.id; here they are read
+	// from their locks, never from the annotation a tenant can edit.
+	transit, res, err := r.transitAddress(ctx, nw, apinetv1alpha1.IPv4, r.Provider.TransitPrefix)
+	if !transit.IsValid() {
+		return res, err
+	}
+	var transit6 netip.Addr
+	if r.Provider.IPv6() {
+		if transit6, res, err = r.transitAddress(ctx, nw, apinetv1alpha1.IPv6, r.Provider.TransitPrefix6); !transit6.IsValid() {
+			return res, err
+		}
 	}
 	gateways, err := r.gateways(ctx, nw, vni)
 	if err != nil {
@@ -138,27 +125,21 @@ func (r *NetworkReconciler) reconcile(ctx context.Context, nw *apinetv1alpha1.Ne
 	return ctrl.Result{}, r.ready(ctx, nw, metav1.ConditionTrue, "RowsWritten", msg)
 }
 
-// annotateTransit shows the gateway port's addresses on the Network (one
-// patch, only when they changed).
-func (r *NetworkReconciler) annotateTransit(ctx context.Context, nw *apinetv1alpha1.Network, transit, transit6 netip.Addr) error {
-	want6 := ""
-	if transit6.IsValid() {
-		want6 = transit6.String()
+// transitAddress returns the address of family that nw's IPAddress lock
+// in prefix holds. Without one (an invalid address) it reports the Network
+// as waiting for it, or, when prefix has no free address, as
+// TransitExhausted, and returns the reconcile's result.
+func (r *NetworkReconciler) transitAddress(ctx context.Context, nw *apinetv1alpha1.Network, family apinetv1alpha1.IPFamily, prefix netip.Prefix) (netip.Addr, ctrl.Result, error) {
+	addr, ok, err := r.Transit.Held(ctx, family, nw.UID)
+	switch {
+	case err != nil || ok:
+		return addr, ctrl.Result{}, err
+	case r.Transit.Pool.Full(family):
+		return netip.Addr{}, ctrl.Result{RequeueAfter: retryAfter}, r.ready(ctx, nw, metav1.ConditionFalse, "TransitExhausted",
+			fmt.Sprintf("no free address in the transit prefix %s for the network's gateway port", prefix))
 	}
-	if nw.Annotations[AnnotationTransitIP] == transit.String() && nw.Annotations[AnnotationTransitIP6] == want6 {
-		return nil
-	}
-	patch := client.MergeFrom(nw.DeepCopy())
-	metav1.SetMetaDataAnnotation(&nw.ObjectMeta, AnnotationTransitIP, transit.String())
-	if want6 != "" {
-		metav1.SetMetaDataAnnotation(&nw.ObjectMeta, AnnotationTransitIP6, want6)
-	} else {
-		delete(nw.Annotations, AnnotationTransitIP6)
-	}
-	if err := r.Patch(ctx, nw, patch, fieldOwner); err != nil {
-		return fmt.Errorf("annotate the gateway port's addresses: %w", err)
-	}
-	return nil
+	res, err := r.pending(ctx, nw, "waiting for the gateway port's address")
+	return netip.Addr{}, res, err
 }
 
 // gateways are the gateway Nodes' chassis, highest priority first: first

@@ -36,11 +36,6 @@ const (
 	// legacyFinalizer was put on translated objects by earlier versions;
 	// it is removed when they are deleted (their rows need no finalizer).
 	legacyFinalizer = "ovn.apinet.ironcore.dev/rows"
-	// AnnotationTransitIP on a Network shows the address of its gateway port.
-	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
-	// AnnotationTransitIP6 is its IPv6 address (when the provider network
-	// carries IPv6).
-	AnnotationTransitIP6 = "ovn.apinet.ironcore.dev/transit-ip6"
 
 	fieldOwner = client.FieldOwner("ovnet-controller")
 	indexNode  = "spec.nodeRef.name"
@@ -58,6 +53,30 @@ type Options struct {
 	Provider rows.Provider
 	// Guest is what DHCP tells the guests behind NetworkInterfaces.
 	Guest rows.Guest
+	// Transit is the allocator of the gateway ports' addresses
+	// (NewTransit), shared with the allocation controllers.
+	Transit *ipam.Addresses
+}
+
+// NewTransit builds the allocator of the Networks' gateway-port addresses
+// on provider's transit prefixes (IPAddress locks claimed by the Networks).
+// The allocation controllers take them (ipam.Options.Transit) and the
+// Network translator reads them (Options.Transit): the same allocator, so
+// that a lock just created is seen before the cache shows it.
+func NewTransit(ctx context.Context, mgr manager.Manager, provider rows.Provider) (*ipam.Addresses, error) {
+	pool := ipam.NewIPPool(provider.TransitPrefixes())
+	// The upstream router's address is on the transit prefix too.
+	pool.MarkTaken(provider.NextHop)
+	pool.MarkTaken(provider.TransitPrefix.Addr())
+	if provider.IPv6() {
+		pool.MarkTaken(provider.NextHop6)
+		pool.MarkTaken(provider.TransitPrefix6.Addr())
+	}
+	transit, err := ipam.NewAddresses(ctx, mgr, pool)
+	if err != nil {
+		return nil, fmt.Errorf("transit addresses: %w", err)
+	}
+	return transit, nil
 }
 
 // Setup writes the provider network's rows and registers the five
@@ -67,17 +86,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if _, err := opts.NB.Apply(ctx, rows.ProviderOwner(opts.Provider), rows.ProviderRows(opts.Provider)); err != nil {
 		return fmt.Errorf("provider network rows: %w", err)
 	}
-	pool := ipam.NewIPPool(opts.Provider.TransitPrefixes())
-	// The upstream router's address is on the transit prefix too.
-	pool.MarkTaken(opts.Provider.NextHop)
-	pool.MarkTaken(opts.Provider.TransitPrefix.Addr())
-	if opts.Provider.IPv6() {
-		pool.MarkTaken(opts.Provider.NextHop6)
-		pool.MarkTaken(opts.Provider.TransitPrefix6.Addr())
-	}
-	transit, err := ipam.NewAddresses(ctx, mgr, pool)
-	if err != nil {
-		return fmt.Errorf("transit addresses: %w", err)
+	if opts.Transit == nil {
+		return fmt.Errorf("no allocator of transit addresses (NewTransit)")
 	}
 	idx := mgr.GetFieldIndexer()
 	if err := index.Register(ctx, idx); err != nil {
@@ -121,7 +131,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	// Each translator's watches are beside its reconciler.
-	if err := setupNetwork(d, transit); err != nil {
+	if err := setupNetwork(d, opts.Transit); err != nil {
 		return err
 	}
 	for _, setup := range []func(deps) error{setupNATGateway, setupLoadBalancer, setupNetworkPolicy, setupNetworkInterface} {

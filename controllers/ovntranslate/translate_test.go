@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/ovn"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -76,7 +75,7 @@ func TestTranslation(t *testing.T) {
 	if got := nbctl("--bare", "--columns=other_config", "find", "Logical_Switch", "name="+sw); got != "requested-tnl-key="+nw.Spec.ID {
 		t.Errorf("switch other_config = %q, want requested-tnl-key=%s", got, nw.Spec.ID)
 	}
-	transit, transit6 := nw.Annotations[ovntranslate.AnnotationTransitIP], nw.Annotations[ovntranslate.AnnotationTransitIP6]
+	transit, transit6 := nw.Annotations[apinetv1alpha1.AnnotationTransitIP], nw.Annotations[apinetv1alpha1.AnnotationTransitIP6]
 	if got := nbctl("--bare", "--columns=networks", "find", "Logical_Router_Port", "name="+sw+"/lr-gw"); got != transit+"/16 "+transit6+"/64" {
 		t.Errorf("gateway port networks = %q, want %s/16 %s/64", got, transit, transit6)
 	}

@@ -285,8 +285,8 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 		return res, err
 	}
 	if controllerPprof != "" {
-		// The converged controller's heap, for go tool pprof.
-		if err := saveURL("http://"+controllerPprof+"/debug/pprof/heap", filepath.Join(os.TempDir(), "ovnet-controller-heap.pprof")); err != nil {
+		// The converged controller's live heap (after a forced GC), for go tool pprof.
+		if err := saveURL("http://"+controllerPprof+"/debug/pprof/heap?gc=1", filepath.Join(os.TempDir(), "ovnet-controller-heap.pprof")); err != nil {
 			return res, err
 		}
 	}

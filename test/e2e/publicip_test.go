@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
-	"github.com/ovnet-dev/ovnet/controllers/ovntranslate"
 	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
 	"github.com/ovnet-dev/ovnet/test/testenv"
@@ -96,7 +95,7 @@ func TestPublicIP(t *testing.T) {
 	if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(nw), nw); err != nil {
 		t.Fatal(err)
 	}
-	transit := nw.Annotations[ovntranslate.AnnotationTransitIP]
+	transit := nw.Annotations[apinetv1alpha1.AnnotationTransitIP]
 	testenv.Eventually(t, 60*time.Second, "the gateway port answers at "+transit+" after failover", func() error {
 		if !ping(ext, transit) {
 			return fmt.Errorf("no answer")

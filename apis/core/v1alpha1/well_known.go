@@ -31,6 +31,13 @@ const (
 	// system-id); the node agent sets it. Without it the Node's name is the
 	// chassis name.
 	AnnotationChassis = "apinet.ironcore.dev/ovn-chassis"
+	// AnnotationTransitIP on a Network shows the address of its gateway
+	// port on the provider network's transit prefix (an IPAddress lock
+	// claimed by the Network holds it).
+	AnnotationTransitIP = "ovn.apinet.ironcore.dev/transit-ip"
+	// AnnotationTransitIP6 is its IPv6 address (when the provider network
+	// carries IPv6).
+	AnnotationTransitIP6 = "ovn.apinet.ironcore.dev/transit-ip6"
 )
 
 // Well-known finalizers.
