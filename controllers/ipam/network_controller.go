@@ -16,6 +16,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/internal/workers"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
@@ -59,13 +60,24 @@ func (r *NetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
+	// The ID and the gateway addresses are independent: taken at the same
+	// time, a Network waits for one round of creates, not two, before its
+	// rows can be written. Both only read nw.
+	var gateway map[string]string
+	var transitFull bool
+	var transitErr error
+	transitTaken := make(chan struct{})
+	go func() {
+		defer close(transitTaken)
+		gateway, transitFull, transitErr = r.gatewayAddresses(ctx, nw)
+	}()
 	id, reason, message, err := r.allocate(ctx, nw)
+	<-transitTaken
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	gateway, transitFull, err := r.gatewayAddresses(ctx, nw)
-	if err != nil {
-		return ctrl.Result{}, err
+	if transitErr != nil {
+		return ctrl.Result{}, transitErr
 	}
 	if (id >= 0 && nw.Spec.ID == "") || !shown(nw, gateway) {
 		patch := client.MergeFrom(nw.DeepCopy())
@@ -190,7 +202,7 @@ func (r *NetworkReconciler) allocate(ctx context.Context, nw *apinetv1alpha1.Net
 
 func setupNetwork(d deps, ids *NetworkIDs, transit *Addresses) error {
 	r := &NetworkReconciler{Client: d.c, APIReader: d.reader, IDs: ids, Transit: transit, Recorder: d.rec}
-	b := ctrl.NewControllerManagedBy(d.mgr).Named("network").For(&apinetv1alpha1.Network{}).
+	b := ctrl.NewControllerManagedBy(d.mgr).Named("network").WithOptions(workers.Networks(d.mgr)).For(&apinetv1alpha1.Network{}).
 		// A released ID (or a full range that frees up) retries the Networks waiting for one.
 		Watches(&apinetv1alpha1.NetworkID{}, handler.EnqueueRequestsFromMapFunc(waitingNetworks(d.c)), builder.WithPredicates(enqueue.OnDelete()))
 	if transit != nil {

@@ -18,6 +18,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/internal/workers"
 	"github.com/ovnet-dev/ovnet/controllers/ipam"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn"
@@ -46,7 +47,7 @@ func setupNetwork(d deps, transit *ipam.Addresses) error {
 	r.translator = translatorFor(d, "Network", func() *apinetv1alpha1.Network { return &apinetv1alpha1.Network{} },
 		func(nw *apinetv1alpha1.Network) *[]metav1.Condition { return &nw.Status.Conditions })
 	r.translate = r.reconcile
-	return ctrl.NewControllerManagedBy(d.mgr).Named("network-ovn").For(&apinetv1alpha1.Network{}, builder.WithPredicates(r.echoes.predicate())).
+	return ctrl.NewControllerManagedBy(d.mgr).Named("network-ovn").WithOptions(workers.Networks(d.mgr)).For(&apinetv1alpha1.Network{}, builder.WithPredicates(r.echoes.predicate())).
 		// The gateway chassis follow the gateway Nodes.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allNetworks(d.c))).
 		// ... and the nodes of Public LoadBalancers' Instances.
