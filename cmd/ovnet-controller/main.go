@@ -76,7 +76,7 @@ func main() {
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	flag.Float64Var(&f.kubeQPS, "kube-api-qps", 200, "requests per second to the Kubernetes API (client-side limit; the API server's priority and fairness still applies)")
 	flag.IntVar(&f.kubeBurst, "kube-api-burst", 400, "requests above --kube-api-qps allowed in a burst")
-	flag.IntVar(&f.concurrency, "concurrent-reconciles", 8, "objects of one kind reconciled at once (the load balancer scheduler always works one at a time)")
+	flag.IntVar(&f.concurrency, "concurrent-reconciles", 8, "objects of one kind reconciled at once (the load balancer scheduler always works one at a time; Networks four times as many)")
 	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (profiling); empty: off")
 	flag.StringVar(&f.nb, "ovn-nb", "", "OVN northbound endpoints, comma-separated (tcp:IP:PORT, ssl:IP:PORT, unix:PATH); empty: no OVN translation")
 	flag.StringVar(&f.sb, "ovn-sb", "", "OVN southbound endpoints, comma-separated, read for load balancers' health checks (same TLS files as --ovn-nb); empty: no health checks")
