@@ -19,20 +19,10 @@ import (
 // that never shows it) gets the address it took, not a second one.
 func TestTakeBeforeTheCacheHasTheLock(t *testing.T) {
 	ctx := context.Background()
-	scheme := runtime.NewScheme()
-	if err := apinetv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	server := fake.NewClientBuilder().WithScheme(scheme).Build()
 	// The claimer's locks are listed from the cache; this one lags forever.
-	lagging := interceptor.NewClient(server, interceptor.Funcs{
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			return nil
-		},
+	a, server := addressesBehindCache(t, []string{"100.64.9.0/24"}, func(context.Context, client.Client, client.ObjectList) error {
+		return nil
 	})
-	pool := NewIPPool([]netip.Prefix{netip.MustParsePrefix("100.64.9.0/24")})
-	a := &Addresses{Pool: pool, locks: &Locks[netip.Addr]{client: lagging, live: server, kind: ipAddressLocks,
-		view: &pool.taken, created: map[types.UID][]netip.Addr{}}}
 	claim := apinetv1alpha1.ClaimRef{Group: claimRefGroup, Resource: "networks", Namespace: "default", Name: "net", UID: "net-uid"}
 	first, ok, err := a.Take(ctx, apinetv1alpha1.IPv4, claim)
 	if err != nil || !ok {
@@ -65,30 +55,20 @@ func TestTakeBeforeTheCacheHasTheLock(t *testing.T) {
 // forget the IPv6 one and take a second.
 func TestTakeOtherFamilyBeforeTheCacheHasIt(t *testing.T) {
 	ctx := context.Background()
-	scheme := runtime.NewScheme()
-	if err := apinetv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	server := fake.NewClientBuilder().WithScheme(scheme).Build()
 	// The cache shows the IPv4 locks only.
-	v4Only := interceptor.NewClient(server, interceptor.Funcs{
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			var all apinetv1alpha1.IPAddressList
-			if err := server.List(ctx, &all); err != nil {
-				return err
+	a, server := addressesBehindCache(t, []string{"100.64.9.0/24", "fd00:64::/64"}, func(ctx context.Context, server client.Client, list client.ObjectList) error {
+		var all apinetv1alpha1.IPAddressList
+		if err := server.List(ctx, &all); err != nil {
+			return err
+		}
+		out := list.(*apinetv1alpha1.IPAddressList)
+		for _, l := range all.Items {
+			if apinetv1alpha1.FamilyOf(l.Spec.IP) == apinetv1alpha1.IPv4 {
+				out.Items = append(out.Items, l)
 			}
-			out := list.(*apinetv1alpha1.IPAddressList)
-			for _, l := range all.Items {
-				if apinetv1alpha1.FamilyOf(l.Spec.IP) == apinetv1alpha1.IPv4 {
-					out.Items = append(out.Items, l)
-				}
-			}
-			return nil
-		},
+		}
+		return nil
 	})
-	pool := NewIPPool([]netip.Prefix{netip.MustParsePrefix("100.64.9.0/24"), netip.MustParsePrefix("fd00:64::/64")})
-	a := &Addresses{Pool: pool, locks: &Locks[netip.Addr]{client: v4Only, live: server, kind: ipAddressLocks,
-		view: &pool.taken, created: map[types.UID][]netip.Addr{}}}
 	claim := apinetv1alpha1.ClaimRef{Group: claimRefGroup, Resource: "networks", Namespace: "default", Name: "net", UID: "net-uid"}
 	take := func(f apinetv1alpha1.IPFamily) netip.Addr {
 		t.Helper()
@@ -114,4 +94,27 @@ func TestTakeOtherFamilyBeforeTheCacheHasIt(t *testing.T) {
 	if len(locks.Items) != 2 {
 		t.Errorf("the claimer holds %d IPAddress locks, want 2 (one per family)", len(locks.Items))
 	}
+}
+
+// addressesBehindCache is an allocator of prefixes on a fake API server whose
+// cache lists with list (given the server).
+func addressesBehindCache(t *testing.T, prefixes []string, list func(context.Context, client.Client, client.ObjectList) error) (*Addresses, client.Client) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := apinetv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	server := fake.NewClientBuilder().WithScheme(scheme).Build()
+	cache := interceptor.NewClient(server, interceptor.Funcs{
+		List: func(ctx context.Context, _ client.WithWatch, l client.ObjectList, _ ...client.ListOption) error {
+			return list(ctx, server, l)
+		},
+	})
+	var pfxs []netip.Prefix
+	for _, p := range prefixes {
+		pfxs = append(pfxs, netip.MustParsePrefix(p))
+	}
+	pool := NewIPPool(pfxs)
+	return &Addresses{Pool: pool, locks: &Locks[netip.Addr]{client: cache, live: server, kind: ipAddressLocks,
+		view: &pool.taken, created: map[types.UID][]netip.Addr{}}}, server
 }
