@@ -24,6 +24,13 @@ elif ! grep -q runc-bounded /etc/docker/daemon.json; then
 fi
 if ! docker info >/dev/null 2>&1; then
   echo "kind: starting dockerd (log: /var/log/ovnet-dockerd.log)" >&2
+  # A dockerd that was killed (or a machine restored from a snapshot) leaves
+  # its pid file behind, and a new dockerd refuses to start over it.
+  pidfile=/var/run/docker.pid
+  if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "kind: removing the stale $pidfile" >&2
+    rm -f "$pidfile"
+  fi
   nohup dockerd >/var/log/ovnet-dockerd.log 2>&1 &
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { echo "kind: dockerd did not start; see /var/log/ovnet-dockerd.log" >&2; exit 1; }
