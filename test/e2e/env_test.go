@@ -258,7 +258,11 @@ func mustReach(t *testing.T, vm *devstack.VM, dst string) {
 func (e *env) dump() {
 	cmds := [][]string{
 		{"ovn-nbctl", "--db=" + e.s.Central.NBEndpoint(), "show"},
+		// show leaves out whether a NAT row is distributed (logical_port,
+		// external_mac) and which ports are up.
+		{"ovn-nbctl", "--db=" + e.s.Central.NBEndpoint(), "--columns=type,external_ip,logical_ip,logical_port,external_mac,external_port_range", "list", "NAT"},
 		{"ovn-sbctl", "--db=" + e.s.Central.SBEndpoint(), "show"},
+		{"ovn-sbctl", "--db=" + e.s.Central.SBEndpoint(), "--columns=logical_port,chassis,up", "list", "Port_Binding"},
 	}
 	for _, ch := range e.s.Chassis {
 		cmds = append(cmds, []string{"ovs-vsctl", "--db=" + ch.Endpoint(), "show"},
