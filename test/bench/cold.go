@@ -163,26 +163,26 @@ func (r coldResult) markdown() string {
 	byRequest(&b, "The controller's reconciles by controller until it settled (controller_runtime_reconcile_total)", r.reconciles)
 	b.WriteString(`
 Reading it: P1 divides the cold start by two floors of the same run: what
-the NB database alone needs for these rows (written in bulk), and what the API
-server alone needs for this API (each allocation its protocol records in a
-user object's spec, the creates, the scheduler's bind of each Instance, one
-status write per reporting object), issued by 16 parallel clients (the
+the NB database alone needs for these rows (written in bulk), and what the
+API server alone needs for this API (each allocation its protocol records in
+a user object's spec, the creates, the scheduler's bind of each Instance,
+one status write per reporting object), issued by 16 parallel clients (the
 fastest of two tries: on a shared machine one try alone moved from 43 to
 84 s between runs). The API floor is the larger one: on 2 shared cores the
-API server does about 250 writes a second. The controller sends about 1.1 times the floor's writes (an
-IP's address written into the IP after its lock, NAT gateways' status as
-their parts arrive; the writes line by kind and change says which), and
-every Network passes through a chain of dependent requests (its ID and
-gateway address, then its rows and status) before its NICs can be written;
-the restarted controller's peak RSS is its caches filled at once (every NB
-row in one monitor reply, every object in its informers). The CPU line shows where the time went: the machine is busy
-throughout (-progress prints its busy share), the API server first, then
-the controller, northd and the SB ovsdb-server. Neither floor includes
-northd: Debian's OVN 23.03 recomputes everything on every NB change (the
-recomputes row), and on these 2 cores northd and the SB server take about
-a quarter of the CPU while the cold start runs; the reconciles line says
-where the controller's own work went
-(docs/benchmarks.md).
+API server does about 250 writes a second. The controller sends about 1.1 times
+the floor's writes (an IP's address written into the IP after its lock, NAT
+gateways' status as their parts arrive; the writes line by kind and change
+says which), and every Network passes through a chain of dependent requests
+(its ID and gateway address, then its rows and status) before its NICs can
+be written; the restarted controller's peak RSS is its caches filled at once
+(every NB row in one monitor reply, every object in its informers). The CPU
+line shows where the time went: the machine is busy throughout (-progress
+prints its busy share), the API server first, then the controller, northd
+and the SB ovsdb-server. Neither floor includes northd: Debian's OVN 23.03
+recomputes everything on every NB change (the recomputes row), and on these
+2 cores northd and the SB server take about a quarter of the CPU while the
+cold start runs; the reconciles line says where the controller's own work
+went (docs/benchmarks.md).
 `)
 	return b.String()
 }
