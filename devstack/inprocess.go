@@ -71,7 +71,7 @@ func StartInProcess(cfg *rest.Config, central *Central, provider rows.Provider, 
 		err = ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(provider.PublicPrefixes), IDPool: ids, Transit: transit})
 	}
 	if err == nil {
-		err = nat.Setup(mgr, publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefixes()})
+		err = nat.Setup(mgr, nat.Options{Scope: publicip.Scope{Public: provider.PublicPrefixes, Transit: provider.TransitPrefixes()}, ReportedWithReady: true})
 	}
 	if err == nil {
 		err = loadbalancer.Setup(mgr)

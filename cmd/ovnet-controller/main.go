@@ -173,7 +173,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	// The transit prefix is only known with OVN translation; the OVN
 	// translator checks NAT IPs against it again.
-	if err := nat.Setup(mgr, publicip.Scope{Public: prefixes}); err != nil {
+	if err := nat.Setup(mgr, nat.Options{Scope: publicip.Scope{Public: prefixes}, ReportedWithReady: f.nb != ""}); err != nil {
 		return fmt.Errorf("NAT gateway controllers: %w", err)
 	}
 	if err := loadbalancer.Setup(mgr); err != nil {

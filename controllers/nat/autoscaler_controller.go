@@ -89,10 +89,19 @@ func SetupAutoscaler(mgr manager.Manager) error {
 		Complete(patch.RequeueConflicts(&AutoscalerReconciler{Client: c}))
 }
 
-// Setup registers the NAT gateway and autoscaler controllers; NAT IPs
-// are used only inside the public pools of scope.
-func Setup(mgr manager.Manager, scope publicip.Scope) error {
-	if err := SetupNATGateway(mgr, scope); err != nil {
+// Options configure the NAT controllers.
+type Options struct {
+	// Scope: NAT IPs are used only inside its public pools.
+	Scope publicip.Scope
+	// ReportedWithReady: the OVN translator runs in the same process and
+	// writes a new gateway's first allocation report with its Ready
+	// (SetReport); the NAT gateway controller then holds its own back.
+	ReportedWithReady bool
+}
+
+// Setup registers the NAT gateway, release and autoscaler controllers.
+func Setup(mgr manager.Manager, opts Options) error {
+	if err := SetupNATGateway(mgr, opts); err != nil {
 		return err
 	}
 	if err := SetupNATRelease(mgr); err != nil {

@@ -64,9 +64,15 @@ type NATGatewayReconciler struct {
 	// Scope is where the gateway's NAT IPs may be (the public pools).
 	Scope    publicip.Scope
 	Recorder recorder.EventRecorder
+	// ReportedWithReady: the OVN translator runs in the same process and
+	// writes the gateway's first report (Report) with its Ready.
+	ReportedWithReady bool
 	// quiet holds back a new gateway's first "waiting for NAT IPs"
 	// (patch.QuietFor).
 	quiet patch.Quiet
+	// firstReport holds back a new gateway's first report while the
+	// translator is expected to write it (ReportedWithReady).
+	firstReport patch.Quiet
 }
 
 // +kubebuilder:rbac:groups=core.apinet.ironcore.dev,resources=natgateways,verbs=get;list;watch
@@ -84,6 +90,8 @@ func (r *NATGatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		// The gateway is gone. Its table carries its owner reference
 		// (Kubernetes' garbage collector deletes it); the NICs' claims
 		// are dropped by the NAT release controller.
+		r.quiet.Done(req.NamespacedName)
+		r.firstReport.Done(req.NamespacedName)
 		natPortsUsed.DeleteLabelValues(req.Namespace, req.Name)
 		natWaiting.DeleteLabelValues(req.Namespace, req.Name)
 		return ctrl.Result{}, nil
@@ -165,10 +173,11 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 			delete(plan.Slots, uid)
 		}
 	}
-	if err := r.writeTable(ctx, gw, Table(ppni, plan.Slots, candidateMap(candidates))); err != nil {
+	table, err = r.writeTable(ctx, gw, table, Table(ppni, plan.Slots, candidateMap(candidates)))
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.writeStatus(ctx, gw, plan, len(held), deferred); err != nil {
+	if err := r.writeStatus(ctx, gw, table, nics.Items, held); err != nil {
 		return ctrl.Result{}, err
 	}
 	if deferred > 0 {
@@ -287,54 +296,111 @@ func (r *NATGatewayReconciler) setClaim(ctx context.Context, nic *apinetv1alpha1
 
 var errOtherGateway = errors.New("claimed by another gateway")
 
-func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha1.NATGateway, ips []apinetv1alpha1.NATIP) error {
-	table := &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: gw.Name}}
+// writeTable records the blocks in the gateway's NATTable (table, nil
+// when it has none yet) and returns the table as written. A gateway
+// without blocks gets no table until it has some: an empty one would be a
+// write for nothing, and another when the blocks come.
+func (r *NATGatewayReconciler) writeTable(ctx context.Context, gw *apinetv1alpha1.NATGateway, table *apinetv1alpha1.NATTable, ips []apinetv1alpha1.NATIP) (*apinetv1alpha1.NATTable, error) {
+	if table == nil && len(ips) == 0 {
+		return nil, nil
+	}
+	table = &apinetv1alpha1.NATTable{ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: gw.Name}}
 	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, table, func() error {
 		table.IPs = ips
 		return controllerutil.SetControllerReference(gw, table, r.Scheme())
 	})
 	if err != nil {
-		return fmt.Errorf("NATTable %s: %w", gw.Name, err)
+		return nil, fmt.Errorf("NATTable %s: %w", gw.Name, err)
 	}
-	return nil
+	return table, nil
 }
 
-func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, plan Plan, heldIPs, deferred int) error {
-	natPortsUsed.WithLabelValues(gw.Namespace, gw.Name).Set(float64(len(plan.Slots)) * float64(gw.Spec.PortsPerNetworkInterface))
-	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(max(0, plan.Requested-len(plan.Slots)-deferred)))
-	cond := metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
-		Message: fmt.Sprintf("%d of %d interfaces NATed", len(plan.Slots), plan.Requested)}
-	// NICs deferred to the next round have blocks waiting for them.
-	if waiting := plan.Requested - len(plan.Slots) - deferred; waiting > 0 && heldIPs == 0 {
-		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
-		cond.Message = fmt.Sprintf("%d interfaces wait for the gateway's NAT IPs to be allocated", waiting)
-	} else if waiting > 0 {
-		cond.Status, cond.Reason = metav1.ConditionFalse, apinetv1alpha1.ReasonPortsExhausted
-		cond.Message = fmt.Sprintf("%d interfaces wait for a port block: %d NAT IPs with %d blocks of %d ports each are all in use",
-			waiting, heldIPs, SlotsPerIP(gw.Spec.PortsPerNetworkInterface), gw.Spec.PortsPerNetworkInterface)
+func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alpha1.NATGateway, table *apinetv1alpha1.NATTable, nics []apinetv1alpha1.NetworkInterface, held []netip.Addr) error {
+	before := gw.DeepCopy()
+	used, requested, cond := Report(gw, table, nics, held)
+	SetReport(gw, used, requested, cond)
+	natPortsUsed.WithLabelValues(gw.Namespace, gw.Name).Set(float64(used) * float64(gw.Spec.PortsPerNetworkInterface))
+	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(requested - used))
+	if r.ReportedWithReady {
+		// The OVN translator writes the first report with the gateway's
+		// Ready (Report): one write for a new gateway instead of two.
+		// Written here only if that has not happened within QuietFor.
+		if err := r.firstReport.Wait(gw, before.Status.Conditions, ConditionPortsAvailable, "written with Ready"); err != nil {
+			return err
+		}
 	}
 	// Held back only while the NAT IPs are being allocated, not once
 	// their claim has failed (an address without IP object).
 	claim := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, apinetv1alpha1.ConditionPublicIPsClaimed)
 	if claim.Status != metav1.ConditionFalse || claim.Reason == "Pending" {
 		// The counts wait with it: they go in the same write.
-		if err := r.quiet.Hold(gw, gw.Status.Conditions, cond); err != nil {
+		if err := r.quiet.Hold(gw, before.Status.Conditions, cond); err != nil {
 			return err
 		}
 	}
 	r.quiet.Done(client.ObjectKeyFromObject(gw))
-	before := gw.DeepCopy()
-	gw.Status.UsedNATIPs = int64(len(plan.Slots))
-	gw.Status.RequestedNATIPs = int64(plan.Requested)
-	old := patch.SetCondition(&gw.Status.Conditions, gw, cond)
-	patch.Warn(r.Recorder, gw, old, cond, "Allocate", "Pending")
+	r.firstReport.Done(client.ObjectKeyFromObject(gw))
+	patch.Warn(r.Recorder, gw, apinetv1alpha1.ConditionCopy(before.Status.Conditions, ConditionPortsAvailable), cond, "Allocate", "Pending")
 	return patch.Status(ctx, r.Client, before, gw, fieldOwner)
+}
+
+// Report is what gw's status says of its allocation, computed from what
+// is recorded, so that whoever computes it gets the same: usedNATIPs, the
+// NICs with a block in the table on a NAT IP gw holds; requestedNATIPs,
+// the NICs of its network (nics) that are NATed or want to be (as
+// Allocate counts them); and the condition PortsAvailable, False while some of
+// them wait: Pending while blocks are being given out (or the NAT IPs
+// allocated), PortsExhausted when the held NAT IPs have fewer blocks than
+// are requested. Both the NAT gateway controller and the OVN translator
+// write it, the translator in the same write as Ready (SetReport).
+func Report(gw *apinetv1alpha1.NATGateway, table *apinetv1alpha1.NATTable, nics []apinetv1alpha1.NetworkInterface, held []netip.Addr) (used, requested int, cond metav1.Condition) {
+	ppni := gw.Spec.PortsPerNetworkInterface
+	var natIPs []netip.Addr
+	for _, a := range held {
+		if apinetv1alpha1.FamilyOf(apinetv1alpha1.IPAddr(a.String())) == gw.Spec.IPFamily {
+			natIPs = append(natIPs, a)
+		}
+	}
+	perIP := SlotsPerIP(ppni)
+	for _, s := range PreviousSlots(table, ppni) {
+		if slices.Contains(natIPs, s.IP) && s.Index < perIP {
+			used++
+		}
+	}
+	candidates, _ := candidatesOf(gw, nics)
+	for _, c := range candidates {
+		if c.requests(gw.UID) {
+			requested++
+		}
+	}
+	cond = metav1.Condition{Type: ConditionPortsAvailable, Status: metav1.ConditionTrue, Reason: apinetv1alpha1.ReasonAllocated,
+		Message: fmt.Sprintf("%d of %d interfaces NATed", used, requested)}
+	switch waiting := requested - used; {
+	case waiting <= 0:
+	case len(natIPs) == 0:
+		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
+		cond.Message = fmt.Sprintf("%d interfaces wait for the gateway's NAT IPs to be allocated", waiting)
+	case requested > len(natIPs)*perIP:
+		cond.Status, cond.Reason = metav1.ConditionFalse, apinetv1alpha1.ReasonPortsExhausted
+		cond.Message = fmt.Sprintf("%d interfaces wait for a port block: %d NAT IPs with %d blocks of %d ports each are all in use",
+			waiting, len(natIPs), perIP, ppni)
+	default:
+		cond.Status, cond.Reason = metav1.ConditionFalse, "Pending"
+		cond.Message = fmt.Sprintf("%d interfaces are being given port blocks", waiting)
+	}
+	return used, requested, cond
+}
+
+// SetReport sets a Report in gw's status.
+func SetReport(gw *apinetv1alpha1.NATGateway, used, requested int, cond metav1.Condition) {
+	gw.Status.UsedNATIPs, gw.Status.RequestedNATIPs = int64(used), int64(requested)
+	patch.SetCondition(&gw.Status.Conditions, gw, cond)
 }
 
 // SetupNATGateway registers the controller: a gateway is reconciled when it
 // changes, when its table changes, when an IP it names or holds changes,
 // and when a NIC of its network changes.
-func SetupNATGateway(mgr manager.Manager, scope publicip.Scope) error {
+func SetupNATGateway(mgr manager.Manager, opts Options) error {
 	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -346,7 +412,8 @@ func SetupNATGateway(mgr manager.Manager, scope publicip.Scope) error {
 		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNIC(c))).
-		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: scope, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
+		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: opts.Scope,
+			ReportedWithReady: opts.ReportedWithReady, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
 func gateways(c client.Client, keep func(event, gw client.Object) bool) handler.MapFunc {

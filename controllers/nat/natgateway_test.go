@@ -40,7 +40,7 @@ func start(t *testing.T) *fixture {
 		if err := ipam.Setup(ctx, mgr, ipam.Options{IPPool: ipam.NewIPPool(pfx), IDPool: ids}); err != nil {
 			return err
 		}
-		return nat.Setup(mgr, publicip.Scope{Public: pfx})
+		return nat.Setup(mgr, nat.Options{Scope: publicip.Scope{Public: pfx}})
 	})
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "nat-"}}
@@ -89,7 +89,10 @@ func (f *fixture) table(gw *apinetv1alpha1.NATGateway) (string, error) {
 		return "", err
 	}
 	t := &apinetv1alpha1.NATTable{}
-	if err := f.c.Get(ctx, client.ObjectKeyFromObject(gw), t); err != nil {
+	if err := f.c.Get(ctx, client.ObjectKeyFromObject(gw), t); apierrors.IsNotFound(err) {
+		// A gateway that has never given out a block has no table.
+		return "", nil
+	} else if err != nil {
 		return "", err
 	}
 	var out []string

@@ -53,6 +53,13 @@ type Candidate struct {
 	Deleting  bool
 }
 
+// requests reports whether c counts among the NICs that want NAT from
+// gateway gw: claimed by it and eligible, or eligible, unclaimed and not
+// being deleted.
+func (c Candidate) requests(gw types.UID) bool {
+	return c.Eligible && (c.ClaimedBy == gw || c.ClaimedBy == "" && !c.Deleting)
+}
+
 // Plan is the outcome of one allocation round.
 type Plan struct {
 	// Slots of the NICs that are NATed, by NIC UID.
@@ -85,7 +92,6 @@ func Allocate(gw types.UID, ppni int32, natIPs []netip.Addr, previous map[types.
 		case c.ClaimedBy == gw && !c.Eligible:
 			plan.Release = append(plan.Release, c.UID)
 		case c.ClaimedBy == gw:
-			plan.Requested++
 			if s, ok := previous[c.UID]; ok && valid(s) && !taken[s] {
 				plan.Slots[c.UID] = s
 				taken[s] = true
@@ -93,8 +99,10 @@ func Allocate(gw types.UID, ppni int32, natIPs []netip.Addr, previous map[types.
 				claimedWaiting = append(claimedWaiting, c)
 			}
 		case c.Eligible && !c.Deleting:
-			plan.Requested++
 			free = append(free, c)
+		}
+		if c.requests(gw) {
+			plan.Requested++
 		}
 	}
 	next := func() (Slot, bool) {

@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/index"
+	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/controllers/publicip"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 	"github.com/ovnet-dev/ovnet/ovn/rows"
@@ -35,6 +37,7 @@ func setupNATGateway(d deps) error {
 	r.translator = translatorFor(d, "NATGateway", func() *apinetv1alpha1.NATGateway { return &apinetv1alpha1.NATGateway{} },
 		func(gw *apinetv1alpha1.NATGateway) *[]metav1.Condition { return &gw.Status.Conditions })
 	r.translate = r.reconcile
+	r.alsoReport = r.allocationReport
 	return ctrl.NewControllerManagedBy(d.mgr).Named("natgateway-ovn").For(&apinetv1alpha1.NATGateway{}, builder.WithPredicates(r.echoes.predicate())).
 		// The table of the same name holds the port blocks.
 		Watches(&apinetv1alpha1.NATTable{}, handler.EnqueueRequestsFromMapFunc(sameName)).
@@ -75,7 +78,51 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 		return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionFalse, notHeldReason(gw.Status.Conditions),
 			fmt.Sprintf("%d of %d NAT IPs held (see condition PublicIPsClaimed); %d snat rows written", len(held), named, len(want)))
 	}
+	// A new gateway's first Ready waits (up to patch.QuietFor) while its
+	// port blocks are being given out: then one write carries both.
+	if _, _, alloc, err := r.allocation(ctx, gw); err != nil {
+		return ctrl.Result{}, err
+	} else if alloc.Reason == "Pending" {
+		if err := r.firstReport.Wait(gw, gw.Status.Conditions, apinetv1alpha1.ConditionReady, "the gateway's port blocks"); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
+}
+
+// allocation is the gateway's allocation report (nat.Report: its counts
+// and PortsAvailable, from its NATTable and the NICs of its network).
+func (r *NATGatewayReconciler) allocation(ctx context.Context, gw *apinetv1alpha1.NATGateway) (used, requested int, cond metav1.Condition, err error) {
+	table := &apinetv1alpha1.NATTable{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
+		table = nil
+	} else if err != nil {
+		return 0, 0, cond, err
+	}
+	var nics apinetv1alpha1.NetworkInterfaceList
+	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace), client.MatchingFields{index.Network: gw.Spec.NetworkRef.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return 0, 0, cond, err
+	}
+	held, err := publicip.Held(ctx, r.Client, gw, natIPsOf(gw), r.Scope)
+	if err != nil {
+		return 0, 0, cond, err
+	}
+	used, requested, cond = nat.Report(gw, table, nics.Items, held)
+	return used, requested, cond, nil
+}
+
+// allocationReport sets the allocation report in the gateway's status, so
+// that the write of Ready carries it: a new gateway reports once, not once
+// per controller.
+func (r *NATGatewayReconciler) allocationReport(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
+	used, requested, cond, err := r.allocation(ctx, gw)
+	if err != nil {
+		return err
+	}
+	old := apinetv1alpha1.ConditionCopy(gw.Status.Conditions, nat.ConditionPortsAvailable)
+	nat.SetReport(gw, used, requested, cond)
+	patch.Warn(r.Recorder, gw, old, cond, "Allocate", "Pending")
+	return nil
 }
 
 // natIPsOf are the addresses a NAT gateway names.

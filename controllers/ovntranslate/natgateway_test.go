@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/nat"
 	"github.com/ovnet-dev/ovnet/devstack"
 	"github.com/ovnet-dev/ovnet/test/testenv"
 )
@@ -55,6 +56,12 @@ func TestNATGatewayRows(t *testing.T) {
 	gw := &apinetv1alpha1.NATGateway{ObjectMeta: metav1.ObjectMeta{Name: "gw"}, Spec: apinetv1alpha1.NATGatewaySpec{
 		IPFamily: apinetv1alpha1.IPv4, NetworkRef: corev1.LocalObjectReference{Name: "net"}, PortsPerNetworkInterface: 1024,
 		IPs: []apinetv1alpha1.NATGatewayIP{{Name: "ip"}}}}
+	// The gateway's first status write carries its allocation report
+	// (counts, PortsAvailable) and its Ready together: one write, not one
+	// per controller.
+	firstReport := watchFirst(t, env, &apinetv1alpha1.NATGatewayList{}, ns.Name, "gw", func(gw *apinetv1alpha1.NATGateway) bool {
+		return len(gw.Status.Conditions) > 0
+	})
 	create(gw)
 	// n2 is NATed from its start: a watcher sees its first Ready already
 	// with its NAT IP (one status write, not a Ready and then its NAT IP).
@@ -119,6 +126,18 @@ func TestNATGatewayRows(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Error("no Ready status of n2 seen by the watch")
 	}
+	select {
+	case first := <-firstReport:
+		ready := apinetv1alpha1.ConditionCopy(first.Status.Conditions, apinetv1alpha1.ConditionReady)
+		ports := apinetv1alpha1.ConditionCopy(first.Status.Conditions, nat.ConditionPortsAvailable)
+		if ready.Status != metav1.ConditionTrue || ports.Status != metav1.ConditionTrue || first.Status.UsedNATIPs < 1 ||
+			first.Status.UsedNATIPs != first.Status.RequestedNATIPs {
+			t.Errorf("the gateway's first status: Ready %s/%s, PortsAvailable %s/%s, used %d of %d requested; want both True and the counts in one write",
+				ready.Status, ready.Reason, ports.Status, ports.Reason, first.Status.UsedNATIPs, first.Status.RequestedNATIPs)
+		}
+	case <-time.After(time.Minute):
+		t.Error("no status of the gateway seen by the watch")
+	}
 	if got := nbctl("--bare", "--columns=external_ids", "find", "NAT", "logical_ip=10.0.0.1"); !strings.Contains(got, "apinet.ironcore.dev/owner-kind=NATGateway") || !strings.Contains(got, "apinet.ironcore.dev/nic=n1") {
 		t.Errorf("snat row external_ids: %s", got)
 	}
@@ -159,21 +178,30 @@ func TestNATGatewayRows(t *testing.T) {
 // that a watch sees with Ready=True.
 func watchFirstReady(t *testing.T, env *testenv.Env, ns, name string) <-chan *apinetv1alpha1.NetworkInterface {
 	t.Helper()
+	return watchFirst(t, env, &apinetv1alpha1.NetworkInterfaceList{}, ns, name, func(nic *apinetv1alpha1.NetworkInterface) bool {
+		return meta.IsStatusConditionTrue(nic.Status.Conditions, apinetv1alpha1.ConditionReady)
+	})
+}
+
+// watchFirst sends the first version of the object name in namespace ns
+// (of list's kind) that a watch sees and match accepts.
+func watchFirst[T client.Object](t *testing.T, env *testenv.Env, list client.ObjectList, ns, name string, match func(T) bool) <-chan T {
+	t.Helper()
 	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: testenv.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := wc.Watch(context.Background(), &apinetv1alpha1.NetworkInterfaceList{}, client.InNamespace(ns),
+	w, err := wc.Watch(context.Background(), list, client.InNamespace(ns),
 		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	out := make(chan *apinetv1alpha1.NetworkInterface, 1)
+	out := make(chan T, 1)
 	go func() {
 		for ev := range w.ResultChan() {
-			if nic, ok := ev.Object.(*apinetv1alpha1.NetworkInterface); ok && meta.IsStatusConditionTrue(nic.Status.Conditions, apinetv1alpha1.ConditionReady) {
-				out <- nic
+			if obj, ok := ev.Object.(T); ok && match(obj) {
+				out <- obj
 				return
 			}
 		}

@@ -37,6 +37,10 @@ type translator[T client.Object] struct {
 	// without one (NetworkPolicy reports on its NetworkPolicyRule).
 	conditions func(T) *[]metav1.Condition
 	translate  func(context.Context, T) (ctrl.Result, error)
+	// alsoReport, optional, sets the parts of the status that another
+	// controller computes too, so that a new object's first write carries
+	// them with Ready (a NATGateway's allocation report).
+	alsoReport func(context.Context, T) error
 	// deleted, optional, runs once the object's rows are gone.
 	deleted func(context.Context, T) (ctrl.Result, error)
 	// quiet holds back the first Pending of an object (patch.QuietFor).
@@ -107,6 +111,11 @@ func (t *translator[T]) missing(ctx context.Context, obj T, msg string) error {
 func (t *translator[T]) set(ctx context.Context, before, obj T, cond metav1.Condition) error {
 	t.done(obj)
 	t.firstReport.Done(client.ObjectKeyFromObject(obj))
+	if t.alsoReport != nil {
+		if err := t.alsoReport(ctx, obj); err != nil {
+			return err
+		}
+	}
 	old := patch.SetCondition(t.conditions(obj), obj, cond)
 	patch.Warn(t.Recorder, obj, old, cond, "Translate", "Pending")
 	from := obj.GetResourceVersion()
