@@ -321,10 +321,11 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 	SetReport(gw, used, requested, cond)
 	natPortsUsed.WithLabelValues(gw.Namespace, gw.Name).Set(float64(used) * float64(gw.Spec.PortsPerNetworkInterface))
 	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(requested - used))
-	if r.ReportedWithReady {
+	if r.ReportedWithReady && cond.Reason != "Pending" {
 		// The OVN translator writes the first report with the gateway's
 		// Ready (Report): one write for a new gateway instead of two.
-		// Written here only if that has not happened within QuietFor.
+		// Written here only if that has not happened within QuietFor of
+		// the blocks being given out (a Pending is held back below).
 		if err := r.firstReport.Wait(gw, before.Status.Conditions, ConditionPortsAvailable, "written with Ready"); err != nil {
 			return err
 		}

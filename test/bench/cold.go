@@ -157,7 +157,7 @@ func (r coldResult) markdown() string {
 		}
 		b.WriteString(".\n")
 	}
-	byRequest(&b, "API writes of the cold start by request", r.apiWrites)
+	byRequest(&b, "API writes of the cold start by request (refused ones with their HTTP code)", r.apiWrites)
 	byRequest(&b, "API reads of the same time by request (the benchmark's polls for Ready included)", r.apiReads)
 	byRequest(&b, "The controller's writes of status and of recorded allocations (ovnet_writes_total) by kind, part and what they changed", r.patchWrites)
 	byRequest(&b, "The controller's reconciles by controller until it settled (controller_runtime_reconcile_total)", r.reconciles)

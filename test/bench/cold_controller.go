@@ -247,6 +247,11 @@ func apiRequests(ctx context.Context, cfg *rest.Config, verbs []string) (map[str
 		if labels["subresource"] != "" {
 			key += "/" + labels["subresource"]
 		}
+		if code := labels["code"]; code != "" && code[0] != '2' {
+			// Refused writes count too (a conflict is a write the API
+			// server did, for nothing): say which.
+			key += " (" + code + ")"
+		}
 		out[key] += m.GetCounter().GetValue()
 	}
 	return out, nil
