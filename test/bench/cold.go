@@ -169,12 +169,12 @@ a user object's spec, the creates, the scheduler's bind of each Instance,
 one status write per reporting object), issued by 16 parallel clients (the
 fastest of two tries: on a shared machine one try alone moved from 43 to
 84 s between runs). The API floor is the larger one: on 2 shared cores the
-API server does about 250 writes a second. The controller sends about 1.1 times
-the floor's writes (an IP's address written into the IP after its lock, NAT
-gateways' status as their parts arrive; the writes line by kind and change
-says which), and every Network passes through a chain of dependent requests
-(its ID and gateway address, then its rows and status) before its NICs can
-be written; the restarted controller's peak RSS is its caches filled at once
+API server does about 250 writes a second. The controller sends about 1.07
+times the floor's writes (an IP's address written into the IP after its
+lock, since the lock names the IP's UID; the writes line by kind and change
+says which, and the requests line which were refused), and every Network
+passes through a chain of dependent requests (its ID and gateway address,
+then its rows and status) before its NICs can be written; the restarted controller's peak RSS is its caches filled at once
 (every NB row in one monitor reply, every object in its informers). The CPU
 line shows where the time went: the machine is busy throughout (-progress
 prints its busy share), the API server first, then the controller, northd
