@@ -320,7 +320,7 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 	used, requested, cond := Report(gw, table, nics, held)
 	SetReport(gw, used, requested, cond)
 	natPortsUsed.WithLabelValues(gw.Namespace, gw.Name).Set(float64(used) * float64(gw.Spec.PortsPerNetworkInterface))
-	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(requested - used))
+	natWaiting.WithLabelValues(gw.Namespace, gw.Name).Set(float64(max(0, requested-used)))
 	if r.ReportedWithReady && cond.Reason != "Pending" {
 		// The OVN translator writes the first report with the gateway's
 		// Ready (Report): one write for a new gateway instead of two.
@@ -348,12 +348,12 @@ func (r *NATGatewayReconciler) writeStatus(ctx context.Context, gw *apinetv1alph
 // Report is what gw's status says of its allocation, computed from what
 // is recorded, so that whoever computes it gets the same: usedNATIPs, the
 // NICs with a block in the table on a NAT IP gw holds; requestedNATIPs,
-// the NICs of its network (nics) that are NATed or want to be (as
-// Allocate counts them); and the condition PortsAvailable, False while some of
-// them wait: Pending while blocks are being given out (or the NAT IPs
+// the NICs of its network (nics) that are NATed or want to be (as Allocate
+// counts them); and the condition PortsAvailable, False while some of them
+// wait: Pending while blocks are being given out (or the NAT IPs
 // allocated), PortsExhausted when the held NAT IPs have fewer blocks than
 // are requested. Both the NAT gateway controller and the OVN translator
-// write it, the translator in the same write as Ready (SetReport).
+// write it (SetReport), the translator in the same write as Ready.
 func Report(gw *apinetv1alpha1.NATGateway, table *apinetv1alpha1.NATTable, nics []apinetv1alpha1.NetworkInterface, held []netip.Addr) (used, requested int, cond metav1.Condition) {
 	ppni := gw.Spec.PortsPerNetworkInterface
 	var natIPs []netip.Addr
