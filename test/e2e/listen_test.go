@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -190,4 +192,34 @@ func listenBoth(t *testing.T, ns, port string) (net.Listener, net.PacketConn) {
 		t.Fatalf("listen in %s: %v %v", ns, lerr, perr)
 	}
 	return ln, pc
+}
+
+// publicSourceOf is sourceOf over TCP for a NIC with public IP public on
+// chassis node. When nothing arrives it says why before the test fails
+// (this has failed now and then, and what the failure leaves behind does
+// not say why): one more try with the external host's and the chassis's
+// provider interfaces captured, the external host's neighbour entries,
+// the logical flows that name the public IP and the chassis's connection
+// tracking entries of it.
+func (e *env) publicSourceOf(peers *peerLog, vm *devstack.VM, node, public, ip string) (netip.AddrPort, error) {
+	e.t.Helper()
+	got, err := peers.sourceOf(vm, "tcp", ip, "9001")
+	if err == nil {
+		return got, nil
+	}
+	ch := e.chassis(node)
+	ext := capture(e.t, e.s.Layout.External, "eth0", "arp or host "+public)
+	prov := capture(e.t, ch.NetNS, "pv0", "arp or host "+public)
+	late, lateErr := peers.sourceOf(vm, "tcp", ip, "9001")
+	e.t.Logf("public IP %s: nothing arrived in 5 tries; 5 more: %v (%v)\n$ tcpdump on the external host's eth0\n%s\n$ tcpdump on %s's pv0\n%s",
+		public, late, lateErr, ext(), node, prov())
+	for _, args := range [][]string{
+		{"ip", "-n", e.s.Layout.External, "neigh", "show"},
+		{"sh", "-c", "ovn-sbctl --db=" + e.s.Central.SBEndpoint() + " lflow-list | grep -F -- " + public},
+		{"sh", "-c", "ovs-appctl -t " + filepath.Join(ch.Dir, "vswitchd.ctl") + " dpctl/dump-conntrack | grep -F -- " + public},
+	} {
+		out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+		e.t.Logf("$ %s\n%s", strings.Join(args, " "), out)
+	}
+	return got, err
 }

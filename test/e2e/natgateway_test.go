@@ -79,7 +79,7 @@ func TestNATGateway(t *testing.T) {
 			}
 		}
 	}
-	if got, err := from(vmP, "tcp"); err != nil || got.Addr().String() != string(p.Status.PublicIPs[0]) {
+	if got, err := e.publicSourceOf(peers, vmP, "node-1", string(p.Status.PublicIPs[0]), upstream); err != nil || got.Addr().String() != string(p.Status.PublicIPs[0]) {
 		t.Errorf("the NIC with a public IP arrived from %v (%v), want its public IP %s", got, err, p.Status.PublicIPs[0])
 	}
 

@@ -87,7 +87,7 @@ func TestKubectlOvnetTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromP, err := peers.sourceOf(vmP, "tcp", upstream, "9001")
+	fromP, err := e.publicSourceOf(peers, vmP, "node-2", public, upstream)
 	if err != nil || fromP.Addr().String() != public {
 		t.Fatalf("p's connection arrived from %v (%v), want its public IP %s", fromP, err, public)
 	}
