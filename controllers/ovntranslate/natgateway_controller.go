@@ -3,6 +3,7 @@ package ovntranslate
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,13 +58,7 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	if nw == nil {
 		return ctrl.Result{}, r.missing(ctx, gw, missing)
 	}
-	table := &apinetv1alpha1.NATTable{}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
-		table = nil
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	held, err := publicip.Held(ctx, r.Client, gw, natIPsOf(gw), r.Scope)
+	table, held, err := r.recorded(ctx, gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -80,7 +75,7 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	}
 	// A new gateway's first Ready waits (up to patch.QuietFor) while its
 	// port blocks are being given out: then one write carries both.
-	if _, _, alloc, err := r.allocation(ctx, gw); err != nil {
+	if _, _, alloc, err := r.allocation(ctx, gw, table, held); err != nil {
 		return ctrl.Result{}, err
 	} else if alloc.Reason == "Pending" {
 		if err := r.firstReport.Wait(gw, gw.Status.Conditions, apinetv1alpha1.ConditionReady, "the gateway's port blocks"); err != nil {
@@ -90,21 +85,27 @@ func (r *NATGatewayReconciler) reconcile(ctx context.Context, gw *apinetv1alpha1
 	return ctrl.Result{}, r.ready(ctx, gw, metav1.ConditionTrue, "RowsWritten", fmt.Sprintf("%d snat rows written", len(want)))
 }
 
-// allocation is the gateway's allocation report (nat.Report: its counts
-// and PortsAvailable, from its NATTable and the NICs of its network).
-func (r *NATGatewayReconciler) allocation(ctx context.Context, gw *apinetv1alpha1.NATGateway) (used, requested int, cond metav1.Condition, err error) {
+// recorded is what the gateway's rows and report are computed from: its
+// NATTable (nil when it has none yet) and the NAT IPs it holds.
+func (r *NATGatewayReconciler) recorded(ctx context.Context, gw *apinetv1alpha1.NATGateway) (*apinetv1alpha1.NATTable, []netip.Addr, error) {
 	table := &apinetv1alpha1.NATTable{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(gw), table); apierrors.IsNotFound(err) {
 		table = nil
 	} else if err != nil {
-		return 0, 0, cond, err
-	}
-	var nics apinetv1alpha1.NetworkInterfaceList
-	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace), client.MatchingFields{index.Network: gw.Spec.NetworkRef.Name}, client.UnsafeDisableDeepCopy); err != nil {
-		return 0, 0, cond, err
+		return nil, nil, err
 	}
 	held, err := publicip.Held(ctx, r.Client, gw, natIPsOf(gw), r.Scope)
 	if err != nil {
+		return nil, nil, err
+	}
+	return table, held, nil
+}
+
+// allocation is the gateway's allocation report (nat.Report: its counts
+// and PortsAvailable, from its NATTable and the NICs of its network).
+func (r *NATGatewayReconciler) allocation(ctx context.Context, gw *apinetv1alpha1.NATGateway, table *apinetv1alpha1.NATTable, held []netip.Addr) (used, requested int, cond metav1.Condition, err error) {
+	var nics apinetv1alpha1.NetworkInterfaceList
+	if err := r.List(ctx, &nics, client.InNamespace(gw.Namespace), client.MatchingFields{index.Network: gw.Spec.NetworkRef.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, 0, cond, err
 	}
 	used, requested, cond = nat.Report(gw, table, nics.Items, held)
@@ -115,7 +116,11 @@ func (r *NATGatewayReconciler) allocation(ctx context.Context, gw *apinetv1alpha
 // that the write of Ready carries it: a new gateway reports once, not once
 // per controller.
 func (r *NATGatewayReconciler) allocationReport(ctx context.Context, gw *apinetv1alpha1.NATGateway) error {
-	used, requested, cond, err := r.allocation(ctx, gw)
+	table, held, err := r.recorded(ctx, gw)
+	if err != nil {
+		return err
+	}
+	used, requested, cond, err := r.allocation(ctx, gw, table, held)
 	if err != nil {
 		return err
 	}
