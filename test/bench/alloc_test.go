@@ -80,8 +80,8 @@ func TestColdBenchSmoke(t *testing.T) {
 	if res.restartTxns != 0 || res.restartRowChanges != 0 {
 		t.Errorf("restarted controller: %v transactions, %d row changes; want none", res.restartTxns, res.restartRowChanges)
 	}
-	if res.rows < scales["1k"].NICs || res.peakRSS <= 0 || res.cpuSeconds <= 0 || res.northdRecomputes <= 0 || len(res.reconciles) == 0 {
-		t.Errorf("implausible figures: %d rows, peak RSS %d, CPU %.1f s, %d northd recomputes, reconciles %v",
-			res.rows, res.peakRSS, res.cpuSeconds, res.northdRecomputes, res.reconciles)
+	if res.rows < scales["1k"].NICs || res.peakRSS <= 0 || res.cpuSeconds <= 0 || res.northdRecomputes <= 0 || res.logicalFlows < scales["1k"].NICs || len(res.reconciles) == 0 {
+		t.Errorf("implausible figures: %d rows, peak RSS %d, CPU %.1f s, %d northd recomputes, %d logical flows, reconciles %v",
+			res.rows, res.peakRSS, res.cpuSeconds, res.northdRecomputes, res.logicalFlows, res.reconciles)
 	}
 }

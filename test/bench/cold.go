@@ -70,7 +70,10 @@ type coldResult struct {
 	stackCPU map[string]float64
 	// northdRecomputes is how often northd recomputed everything, cold
 	// start until Ready.
-	northdRecomputes       int
+	northdRecomputes int
+	// logicalFlows is the SB database's Logical_Flow rows once northd
+	// has caught up with the converged NB database.
+	logicalFlows           int
 	controllerTransactions float64
 	// apiWrites are the API server's write requests from the controller's
 	// start until everything was Ready (the benchmark writes nothing then).
@@ -145,6 +148,7 @@ func (r coldResult) markdown() string {
 	fmt.Fprintf(&b, "| P5: controller CPU seconds, restart until settled | %.1f s |\n", r.cpuRestart)
 	fmt.Fprintf(&b, "| ovn-northd CPU seconds, cold start until Ready | %.1f s |\n", r.stackCPU["ovn-northd"])
 	fmt.Fprintf(&b, "| ovn-northd full recomputes, cold start until Ready | %d |\n", r.northdRecomputes)
+	fmt.Fprintf(&b, "| ovn-northd's logical flows once caught up | %d |\n", r.logicalFlows)
 	if len(r.stackCPU) > 0 {
 		keys := slices.Sorted(maps.Keys(r.stackCPU))
 		fmt.Fprintf(&b, "\nCPU seconds from the controller's start until everything was Ready (%.0f s × %d CPUs): ",
@@ -313,6 +317,9 @@ func benchCold(ctx context.Context, sc coldScale) (coldResult, error) {
 	// fills in NB columns of its own (a port's up), at 10k for minutes.
 	if out, err := exec.Command("ovn-nbctl", "--db="+central.NBEndpoint(), "--wait=sb", "--timeout=900", "sync").CombinedOutput(); err != nil {
 		return res, fmt.Errorf("ovn-nbctl --wait=sb sync: %v %s", err, out)
+	}
+	if res.logicalFlows, err = logicalFlows(central.SBEndpoint()); err != nil {
+		return res, err
 	}
 	var changes atomic.Int64
 	watch.Cache().AddEventHandler(rowChanges(&changes))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -356,4 +357,21 @@ func northdRecomputes(ctl string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no recompute count of node northd in %q", out)
+}
+
+// logicalFlows counts the Logical_Flow rows of the SB database at sb (a
+// select of no columns: one empty object per row).
+func logicalFlows(sb string) (int, error) {
+	out, err := exec.Command("ovsdb-client", "query", sb,
+		`["OVN_Southbound",{"op":"select","table":"Logical_Flow","where":[],"columns":[]}]`).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("ovsdb-client query Logical_Flow: %v: %.200s", err, out)
+	}
+	var reply []struct {
+		Rows []struct{} `json:"rows"`
+	}
+	if err := json.Unmarshal(out, &reply); err != nil || len(reply) != 1 {
+		return 0, fmt.Errorf("ovsdb-client query Logical_Flow: %v: %.200s", err, out)
+	}
+	return len(reply[0].Rows), nil
 }

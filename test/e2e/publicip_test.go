@@ -179,3 +179,59 @@ func peerSeenBy(t *testing.T, server, client *devstack.VM, ip string) string {
 	t.Logf("listener output: %s", log.String())
 	return ""
 }
+
+// TestNetworksShareTheProvider: every Network's gateway port is on the one
+// provider switch. A NIC reaches another Network's NIC by its public IP
+// (through the provider's next hop, with its own public IP as source),
+// while no router holds a static neighbour entry for another Network's
+// gateway port: such entries grow with the square of the Networks
+// (ovn/rows/network.go).
+func TestNetworksShareTheProvider(t *testing.T) {
+	e := setup(t)
+	nets := []*apinetv1alpha1.Network{e.network("net1"), e.network("net2")}
+	public := func(n *apinetv1alpha1.NetworkInterface) {
+		n.Spec.PublicIPs = []apinetv1alpha1.PublicIPRequest{{Name: "pub", IPFamily: apinetv1alpha1.IPv4}}
+	}
+	nic1, vm1 := e.nic("p1", "net1", "node-1", "10.0.0.1", public)
+	nic2, vm2 := e.nic("p2", "net2", "node-2", "10.0.0.1", public)
+	pub1, pub2 := e.publicIP(nic1), e.publicIP(nic2)
+
+	mustReach(t, vm2, pub1)
+	if got := peerSeenBy(t, vm1, vm2, pub1); got != pub2 {
+		t.Errorf("net1's NIC saw net2's NIC's connection from %q, want its public IP %s", got, pub2)
+	}
+	if got := peerSeenBy(t, vm2, vm1, pub2); got != pub1 {
+		t.Errorf("net2's NIC saw net1's NIC's connection from %q, want its public IP %s", got, pub1)
+	}
+
+	// Each router's neighbour resolution (lr_in_arp_resolve) names no
+	// other Network's gateway port address.
+	for i, nw := range nets {
+		other := nets[1-i]
+		if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(other), other); err != nil {
+			t.Fatal(err)
+		}
+		transit := other.Annotations[apinetv1alpha1.AnnotationTransitIP]
+		if transit == "" {
+			t.Fatalf("%s has no transit address annotation", other.Name)
+		}
+		// The router's datapath (its switch has the same name).
+		lr := e.nbctl("--bare", "--columns=_uuid", "find", "Logical_Router", `name="`+rows.NetworkRouterName(nw)+`"`)
+		dp := e.sbctl("--bare", "--columns=_uuid", "find", "Datapath_Binding", "external_ids:logical-router="+lr)
+		var resolve, static []string
+		for _, l := range strings.Split(e.sbctl("lflow-list", dp), "\n") {
+			if strings.Contains(l, "lr_in_arp_resolve") {
+				resolve = append(resolve, l)
+				if strings.Contains(l, "reg0 == "+transit+")") {
+					static = append(static, strings.TrimSpace(l))
+				}
+			}
+		}
+		if len(resolve) == 0 {
+			t.Fatalf("no lr_in_arp_resolve flows listed for %s's router (datapath %q)", nw.Name, dp)
+		}
+		if len(static) != 0 {
+			t.Errorf("%s's router resolves %s's gateway port %s statically:\n%s", nw.Name, other.Name, transit, strings.Join(static, "\n"))
+		}
+	}
+}
