@@ -360,15 +360,16 @@ func northdRecomputes(ctl string) (int, error) {
 }
 
 // logicalFlows counts the Logical_Flow rows of the SB database at sb (a
-// select of no columns: one empty object per row).
+// select of their UUIDs only: a select drops duplicate rows, so it needs
+// one column that differs).
 func logicalFlows(sb string) (int, error) {
 	out, err := exec.Command("ovsdb-client", "query", sb,
-		`["OVN_Southbound",{"op":"select","table":"Logical_Flow","where":[],"columns":[]}]`).CombinedOutput()
+		`["OVN_Southbound",{"op":"select","table":"Logical_Flow","where":[],"columns":["_uuid"]}]`).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("ovsdb-client query Logical_Flow: %v: %.200s", err, out)
 	}
 	var reply []struct {
-		Rows []struct{} `json:"rows"`
+		Rows []json.RawMessage `json:"rows"`
 	}
 	if err := json.Unmarshal(out, &reply); err != nil || len(reply) != 1 {
 		return 0, fmt.Errorf("ovsdb-client query Logical_Flow: %v: %.200s", err, out)
