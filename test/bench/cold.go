@@ -183,10 +183,15 @@ then its rows and status) before its NICs can be written; the restarted controll
 line shows where the time went: the machine is busy throughout (-progress
 prints its busy share), the API server first, then the controller, northd
 and the SB ovsdb-server. Neither floor includes northd: Debian's OVN 23.03
-recomputes everything on every NB change (the recomputes row), and on these
-2 cores northd and the SB server take about a quarter of the CPU while the
-cold start runs; the reconciles line says where the controller's own work
-went (docs/benchmarks.md).
+recomputes everything on every NB change (the recomputes row), so a
+cheaper recompute only comes round more often, and on these 2 cores
+northd and the SB server take about a quarter of the CPU while the cold
+start runs. The logical flows row is what northd made of the rows: every
+Network's router has its gateway port on the one provider switch, and
+without dynamic_neigh_routers each router would hold a static neighbour
+flow for every other router's port there, flows growing with the square
+of the Networks (docs/ovn-mapping.md). The reconciles line says where the
+controller's own work went (docs/benchmarks.md).
 `)
 	return b.String()
 }
