@@ -116,13 +116,17 @@ func NetworkRows(in NetworkInput) ([]ovn.Row, error) {
 		{Key: key(KeySwitch), Model: &nbdb.LogicalSwitch{Name: NetworkSwitchName(nw), OtherConfig: map[string]string{"requested-tnl-key": vni}}},
 		{Key: key(KeyRouter), Model: &nbdb.LogicalRouter{Name: NetworkRouterName(nw),
 			Options: map[string]string{"requested-tnl-key": strconv.FormatInt(in.VNI+RouterTunnelKeyOffset, 10),
-				// Every Network's gateway port is on the one provider switch,
-				// and by default ovn-northd gives each router a static
-				// neighbour entry for every other router's port there: flows
-				// growing with the square of the Networks. A router only
-				// sends to the provider's next hop there (peering has ports
-				// of its own), which it resolves by ARP/ND anyway.
-				"dynamic_neigh_routers": "true"}}},
+				// Every Network's gateway port is on the one provider switch.
+				// By default ovn-northd gives each router a static neighbour
+				// flow for every other router's port there, and each router
+				// learns a MAC binding from every other gateway port's
+				// gratuitous ARP: both grow with the square of the Networks.
+				// A router only sends there to the provider's next hop
+				// (peering has ports of its own), which it resolves by ARP/ND
+				// anyway, and still learns from requests for its own
+				// addresses and from replies.
+				"dynamic_neigh_routers":         "true",
+				"always_learn_from_arp_request": "false"}}},
 		{Key: key(KeyRouterPortLS), Parents: lr, Model: &nbdb.LogicalRouterPort{
 			Name: routerPortLSName(nw), MAC: networkMAC(in.VNI, 1), Networks: []string{GatewayLinkLocal + "/32", GatewayLinkLocal6 + "/64", GatewayAddress6 + "/128"},
 			Ipv6RaConfigs: routerAdvertisements(in.Guest)}},

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,6 +233,13 @@ func TestNetworksShareTheProvider(t *testing.T) {
 		}
 		if len(static) != 0 {
 			t.Errorf("%s's router resolves %s's gateway port %s statically:\n%s", nw.Name, other.Name, transit, strings.Join(static, "\n"))
+		}
+		// Its learned neighbours (MAC_Binding) on the provider switch: the
+		// next hop it sent to, and not the other gateway port, whose
+		// gratuitous ARPs it hears.
+		learned := strings.Fields(e.sbctl("--bare", "--columns=ip", "find", "MAC_Binding", `logical_port="`+rows.NetworkRouterName(nw)+`/lr-gw"`))
+		if !slices.Contains(learned, upstream) || slices.Contains(learned, transit) {
+			t.Errorf("%s's router learned the neighbours %v on the provider switch, want %s and not %s's gateway port %s", nw.Name, learned, upstream, other.Name, transit)
 		}
 	}
 }
