@@ -184,9 +184,9 @@ func peerSeenBy(t *testing.T, server, client *devstack.VM, ip string) string {
 // TestNetworksShareTheProvider: every Network's gateway port is on the one
 // provider switch. A NIC reaches another Network's NIC by its public IP
 // (through the provider's next hop, with its own public IP as source),
-// while no router holds a static neighbour entry for another Network's
-// gateway port: such entries grow with the square of the Networks
-// (ovn/rows/network.go).
+// while no router holds a static neighbour flow for another Network's
+// gateway port nor learns its MAC from its gratuitous ARPs: both would grow
+// with the square of the Networks (ovn/rows/network.go).
 func TestNetworksShareTheProvider(t *testing.T) {
 	e := setup(t)
 	nets := []*apinetv1alpha1.Network{e.network("net1"), e.network("net2")}
