@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
@@ -20,6 +21,17 @@ const (
 	// Network indexes NetworkInterfaces, LoadBalancers, NATGateways and
 	// Instances by the name of their Network.
 	Network = "spec.networkRef.name"
+	// Controller indexes Instances by the UID of their controlling owner
+	// (a DaemonSet), or NoController: a DaemonSet reads its own and the
+	// orphans it may adopt, not every Instance of the namespace.
+	Controller = "metadata.ownerReferences.controller"
+	// NoController is the Controller index value of an Instance without a
+	// controlling owner.
+	NoController = "none"
+	// NamedIPs indexes LoadBalancers and NATGateways by the addresses
+	// their spec.ips name: an IP's event finds the few that name its
+	// address, not every one of the namespace.
+	NamedIPs = "spec.ips.ip"
 )
 
 // registered remembers the indexers (one per manager) that have the
@@ -66,6 +78,9 @@ var indexes = []struct {
 	{"Instances", &apinetv1alpha1.Instance{}, Network, func(o client.Object) []string {
 		return []string{o.(*apinetv1alpha1.Instance).Spec.NetworkRef.Name}
 	}},
+	{"Instances", &apinetv1alpha1.Instance{}, Controller, InstanceController},
+	{"LoadBalancers", &apinetv1alpha1.LoadBalancer{}, NamedIPs, LoadBalancerIPs},
+	{"NATGateways", &apinetv1alpha1.NATGateway{}, NamedIPs, NATGatewayIPs},
 }
 
 // IPClaimer is the ClaimUID index of an IP: its claimer's UID.
@@ -74,4 +89,35 @@ func IPClaimer(o client.Object) []string {
 		return []string{string(ref.UID)}
 	}
 	return nil
+}
+
+// InstanceController is the Controller index of an Instance: its
+// controlling owner's UID, or NoController.
+func InstanceController(o client.Object) []string {
+	if ref := metav1.GetControllerOf(o); ref != nil {
+		return []string{string(ref.UID)}
+	}
+	return []string{NoController}
+}
+
+// LoadBalancerIPs is the NamedIPs index of a LoadBalancer.
+func LoadBalancerIPs(o client.Object) []string {
+	var out []string
+	for _, e := range o.(*apinetv1alpha1.LoadBalancer).Spec.IPs {
+		if e.IP != "" {
+			out = append(out, string(e.IP))
+		}
+	}
+	return out
+}
+
+// NATGatewayIPs is the NamedIPs index of a NATGateway.
+func NATGatewayIPs(o client.Object) []string {
+	var out []string
+	for _, e := range o.(*apinetv1alpha1.NATGateway).Spec.IPs {
+		if e.IP != "" {
+			out = append(out, string(e.IP))
+		}
+	}
+	return out
 }

@@ -410,29 +410,16 @@ func SetupNATGateway(mgr manager.Manager, opts Options) error {
 		For(&apinetv1alpha1.NATGateway{}).
 		Owns(&apinetv1alpha1.NATTable{}).
 		// An IP claimed or released by the gateway changes its NAT IPs.
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(gateways(c, gatewayOfIP))).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOrNamersOfIP(c, "natgateways",
+			func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(c, "natgateways"))).
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(gatewaysOfNIC(c))).
 		Complete(patch.RequeueConflicts(&NATGatewayReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scope: opts.Scope,
 			ReportedWithReady: opts.ReportedWithReady, Recorder: mgr.GetEventRecorder("ovnet-controller")}))
 }
 
-func gateways(c client.Client, keep func(event, gw client.Object) bool) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, keep)
-}
-
 // gatewaysOfNIC maps a NIC to the gateways of its network.
 func gatewaysOfNIC(c client.Client) handler.MapFunc {
 	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} }, index.Network,
 		func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name }, nil)
-}
-
-// gatewayOfIP: the gateway holds the IP, or names its address (a release
-// clears the claim, so the address is what still links them).
-func gatewayOfIP(event, item client.Object) bool {
-	ip, gw := event.(*apinetv1alpha1.IP), item.(*apinetv1alpha1.NATGateway)
-	if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == gw.UID {
-		return true
-	}
-	return ip.Spec.IP != "" && slices.ContainsFunc(gw.Spec.IPs, func(e apinetv1alpha1.NATGatewayIP) bool { return e.IP == ip.Spec.IP })
 }

@@ -50,7 +50,8 @@ func setupLoadBalancer(d deps) error {
 		// writes change nothing here); an IP claimed by a Public LB
 		// becomes a VIP.
 		Watches(&apinetv1alpha1.NetworkInterface{}, handler.EnqueueRequestsFromMapFunc(loadBalancersOfNIC(d.c)), builder.WithPredicates(nicStateChanged)).
-		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(loadBalancers(d.c, loadBalancerOfIP))).
+		Watches(&apinetv1alpha1.IP{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOrNamersOfIP(d.c, "loadbalancers",
+			func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }))).
 		Watches(&apinetv1alpha1.IPAddress{}, handler.EnqueueRequestsFromMapFunc(publicip.ClaimerOfLock(d.c, "loadbalancers"))).
 		WatchesRawSource(d.drift.source("LoadBalancer"))
 	if d.sb != nil {

@@ -10,7 +10,6 @@ package ovntranslate
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -242,10 +241,6 @@ func natTableChanges() handler.TypedEventHandler[client.Object, reconcile.Reques
 	}
 }
 
-func loadBalancers(c client.Client, keep func(event, lb client.Object) bool) handler.MapFunc {
-	return enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} }, keep)
-}
-
 // loadBalancersOfNetwork: a Network's event wakes its load balancers.
 func loadBalancersOfNetwork(c client.Client) handler.MapFunc {
 	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} },
@@ -257,16 +252,6 @@ func loadBalancersOfNetwork(c client.Client) handler.MapFunc {
 func loadBalancersOfNIC(c client.Client) handler.MapFunc {
 	return enqueue.ListedWhere(c, func() client.ObjectList { return &apinetv1alpha1.LoadBalancerList{} },
 		index.Network, func(nic client.Object) string { return nic.(*apinetv1alpha1.NetworkInterface).Spec.NetworkRef.Name }, nil)
-}
-
-// loadBalancerOfIP: the LB holds the IP or names its address (a release
-// clears the claim; the address still links them).
-func loadBalancerOfIP(event, item client.Object) bool {
-	ip, lb := event.(*apinetv1alpha1.IP), item.(*apinetv1alpha1.LoadBalancer)
-	if ip.Spec.ClaimRef != nil && ip.Spec.ClaimRef.UID == lb.UID {
-		return true
-	}
-	return ip.Spec.IP != "" && slices.ContainsFunc(lb.Spec.IPs, func(e apinetv1alpha1.PublicIPRequest) bool { return e.IP == ip.Spec.IP })
 }
 
 func networkOfInstance(_ context.Context, o client.Object) []reconcile.Request {

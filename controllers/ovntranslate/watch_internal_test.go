@@ -16,7 +16,7 @@ import (
 	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
-// TestLoadBalancerWatchFilters: Network, NIC and IP events wake only the
+// TestLoadBalancerWatchFilters: Network and NIC events wake only the
 // load balancers they concern.
 func TestLoadBalancerWatchFilters(t *testing.T) {
 	lb := &apinetv1alpha1.LoadBalancer{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "lb", UID: "lb-uid"},
@@ -44,13 +44,6 @@ func TestLoadBalancerWatchFilters(t *testing.T) {
 		return &apinetv1alpha1.NetworkInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"},
 			Spec: apinetv1alpha1.NetworkInterfaceSpec{NetworkRef: corev1.LocalObjectReference{Name: network}}}
 	}
-	ip := func(addr apinetv1alpha1.IPAddr, claimer string) *apinetv1alpha1.IP {
-		o := &apinetv1alpha1.IP{Spec: apinetv1alpha1.IPSpec{IP: addr}}
-		if claimer != "" {
-			o.Spec.ClaimRef = &apinetv1alpha1.IPClaimRef{UID: "lb-uid"}
-		}
-		return o
-	}
 	for _, c := range []struct {
 		name      string
 		got, want bool
@@ -59,9 +52,6 @@ func TestLoadBalancerWatchFilters(t *testing.T) {
 		{"another network", wakes(loadBalancersOfNetwork(c), nw("other")), false},
 		{"a NIC of its network", wakes(loadBalancersOfNIC(c), nic("net")), true},
 		{"a NIC of another network", wakes(loadBalancersOfNIC(c), nic("other")), false},
-		{"an IP it holds", loadBalancerOfIP(ip("10.0.0.9", "lb"), lb), true},
-		{"the address it names, released", loadBalancerOfIP(ip("10.0.0.1", ""), lb), true},
-		{"another address", loadBalancerOfIP(ip("10.0.0.2", ""), lb), false},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -106,6 +107,36 @@ func ClaimerOfIP(resource string) handler.MapFunc {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ip.Namespace, Name: ref.Name}}}
 		}
 		return nil
+	}
+}
+
+// ClaimerOrNamersOfIP is ClaimerOfIP plus the objects of newList's kind
+// (LoadBalancers, NATGateways) whose spec.ips name the IP's address: a
+// release clears the claim, so the address is what still links them. Both
+// are looked up (the claim by name, the address by index.NamedIPs), so an
+// IP's event costs the same however many such objects the namespace has.
+func ClaimerOrNamersOfIP(c client.Reader, resource string, newList func() client.ObjectList) handler.MapFunc {
+	claimer := ClaimerOfIP(resource)
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		out := claimer(ctx, o)
+		ip := o.(*apinetv1alpha1.IP)
+		if ip.Spec.IP == "" {
+			return out
+		}
+		list := newList()
+		if err := c.List(ctx, list, client.InNamespace(ip.Namespace), client.MatchingFields{index.NamedIPs: string(ip.Spec.IP)}, client.UnsafeDisableDeepCopy); err != nil {
+			return out
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return out
+		}
+		for _, it := range items {
+			if item, ok := it.(client.Object); ok {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(item)})
+			}
+		}
+		return out
 	}
 }
 

@@ -85,3 +85,44 @@ func TestScopeAllows(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimerOrNamersOfIP: an IP's event wakes its claimer of the kind
+// and the objects of the kind that name its address in the IP's
+// namespace, none other.
+func TestClaimerOrNamersOfIP(t *testing.T) {
+	gw := func(ns, name, addr string) *apinetv1alpha1.NATGateway {
+		return &apinetv1alpha1.NATGateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: apinetv1alpha1.NATGatewaySpec{IPs: []apinetv1alpha1.NATGatewayIP{{Name: "a", IP: apinetv1alpha1.IPAddr(addr)}}}}
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme.New()).
+		WithObjects(gw("a", "names", "10.0.0.1"), gw("a", "other", "10.0.0.2"), gw("b", "names", "10.0.0.1")).
+		WithIndex(&apinetv1alpha1.NATGateway{}, index.NamedIPs, index.NATGatewayIPs).Build()
+	m := publicip.ClaimerOrNamersOfIP(c, "natgateways", func() client.ObjectList { return &apinetv1alpha1.NATGatewayList{} })
+	claimed := func(o *apinetv1alpha1.IP, resource, name string) *apinetv1alpha1.IP {
+		o.Spec.ClaimRef = &apinetv1alpha1.IPClaimRef{Resource: resource, Name: name, UID: "u"}
+		return o
+	}
+	for _, tc := range []struct {
+		name string
+		ip   *apinetv1alpha1.IP
+		want []string
+	}{
+		{"claimed by a gateway, named by another", claimed(ip("a", "i", "", "10.0.0.1", ""), "natgateways", "holder"), []string{"holder", "names"}},
+		{"named, released", ip("a", "i", "", "10.0.0.1", ""), []string{"names"}},
+		{"claimed by a NIC of the same name", claimed(ip("a", "i", "", "10.0.0.3", ""), "networkinterfaces", "names"), nil},
+		{"an address nobody names", ip("a", "i", "", "10.0.0.9", ""), nil},
+		{"not allocated yet", claimed(ip("a", "i", "", "", ""), "natgateways", "holder"), []string{"holder"}},
+	} {
+		var got []string
+		for _, r := range m(context.Background(), tc.ip) {
+			if r.Namespace != "a" {
+				t.Errorf("%s: woke %s in namespace %s", tc.name, r.Name, r.Namespace)
+			}
+			got = append(got, r.Name)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: woke %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
