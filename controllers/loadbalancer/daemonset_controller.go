@@ -19,9 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/controllers/internal/names"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 )
@@ -59,19 +61,25 @@ func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.
 	if err := r.List(ctx, &nodes); err != nil {
 		return ctrl.Result{}, err
 	}
-	// The cache's Instances themselves: claim copies the few it changes.
-	var list apinetv1alpha1.InstanceList
-	if err := r.List(ctx, &list, client.InNamespace(ds.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, err
+	// Its own Instances and the orphans it may adopt, not every Instance
+	// of the namespace; the cache's objects themselves: claim copies the
+	// few it changes.
+	var items []apinetv1alpha1.Instance
+	for _, controller := range []string{string(ds.UID), index.NoController} {
+		var list apinetv1alpha1.InstanceList
+		if err := r.List(ctx, &list, client.InNamespace(ds.Namespace), client.MatchingFields{index.Controller: controller}, client.UnsafeDisableDeepCopy); err != nil {
+			return ctrl.Result{}, err
+		}
+		items = append(items, list.Items...)
 	}
-	if r.waitingForCache(ds.UID, list.Items) {
+	if r.waitingForCache(ds.UID, items) {
 		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector.AsMeta())
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("DaemonSet %s selector: %w", ds.Name, err)
 	}
-	owned, err := r.claim(ctx, ds, sel, list.Items)
+	owned, err := r.claim(ctx, ds, sel, items)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -275,7 +283,25 @@ func setupDaemonSet(mgr manager.Manager, c client.Client) error {
 		Owns(&apinetv1alpha1.Instance{}).
 		// Node created or deleted (not updated): every DaemonSet looks again.
 		Watches(&apinetv1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(allDaemonSets(c)), builder.WithPredicates(createOrDelete())).
+		// An orphan Instance goes to the DaemonSets whose selector matches it.
+		Watches(&apinetv1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(adopters(c))).
 		Complete(patch.RequeueConflicts(&DaemonSetReconciler{Client: c}))
+}
+
+// adopters maps an Instance without a controlling owner to the DaemonSets
+// of its namespace that select it; an owned one (every Instance a
+// DaemonSet made) costs no list.
+func adopters(c client.Client) handler.MapFunc {
+	selecting := enqueue.Listed(c, func() client.ObjectList { return &apinetv1alpha1.DaemonSetList{} }, func(inst, ds client.Object) bool {
+		sel, err := metav1.LabelSelectorAsSelector(ds.(*apinetv1alpha1.DaemonSet).Spec.Selector.AsMeta())
+		return err == nil && sel.Matches(labels.Set(inst.GetLabels()))
+	})
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		if metav1.GetControllerOf(o) != nil || !o.GetDeletionTimestamp().IsZero() {
+			return nil
+		}
+		return selecting(ctx, o)
+	}
 }
 
 func allDaemonSets(c client.Client) handler.MapFunc {

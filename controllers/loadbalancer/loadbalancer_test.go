@@ -171,6 +171,43 @@ func TestLoadBalancerDaemonSet(t *testing.T) {
 	}
 	f.wantPlacements("lb-web-", "n1", "n2")
 
+	// An orphan that matches the selector is adopted (and, as a second
+	// Instance on its node, removed); an owned Instance that stops
+	// matching is released, and its node gets a new one.
+	orphan := &apinetv1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "lb-web-orphan", Labels: insts[0].Labels},
+		Spec: *insts[0].Spec.DeepCopy()}
+	if err := f.c.Create(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "orphan adopted and removed", func() error {
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(orphan), orphan); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("orphan: %v, controller %+v", err, metav1.GetControllerOf(orphan))
+		}
+		return nil
+	})
+	f.wantPlacements("lb-web-", "n1", "n2")
+	released := insts[0].DeepCopy()
+	unlabel := client.MergeFrom(released.DeepCopy())
+	released.Labels = map[string]string{"app": "other"}
+	if err := f.c.Patch(ctx, released, unlabel); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "unmatched Instance released and replaced", func() error {
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(released), released); err != nil {
+			return err
+		}
+		if ref := metav1.GetControllerOf(released); ref != nil {
+			return fmt.Errorf("still controlled by %s", ref.Name)
+		}
+		return nil
+	})
+	want := []string{"n1", "n2", released.Spec.NodeRef.Name}
+	slices.Sort(want)
+	f.wantPlacements("lb-web-", want...)
+	if err := f.c.Delete(ctx, released); err != nil {
+		t.Fatal(err)
+	}
+
 	// Deleting the LB removes its DaemonSet and Instances.
 	if err := f.c.Delete(ctx, lb); err != nil {
 		t.Fatal(err)
