@@ -173,8 +173,10 @@ func RoutingFor(lb *apinetv1alpha1.LoadBalancer, nics []apinetv1alpha1.NetworkIn
 }
 
 func (r *LoadBalancerReconciler) applyRouting(ctx context.Context, lb *apinetv1alpha1.LoadBalancer) error {
+	// Only read (RoutingFor copies what it keeps): the cache's NICs, not
+	// copies of the whole Network's on each of the LB's reconciles.
 	var nics apinetv1alpha1.NetworkInterfaceList
-	if err := r.List(ctx, &nics, client.InNamespace(lb.Namespace), client.MatchingFields{index.Network: lb.Spec.NetworkRef.Name}); err != nil {
+	if err := r.List(ctx, &nics, client.InNamespace(lb.Namespace), client.MatchingFields{index.Network: lb.Spec.NetworkRef.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	routing := &apinetv1alpha1.LoadBalancerRouting{ObjectMeta: metav1.ObjectMeta{Namespace: lb.Namespace, Name: lb.Name}}
