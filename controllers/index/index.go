@@ -102,21 +102,21 @@ func InstanceController(o client.Object) []string {
 
 // LoadBalancerIPs is the NamedIPs index of a LoadBalancer.
 func LoadBalancerIPs(o client.Object) []string {
-	var out []string
-	for _, e := range o.(*apinetv1alpha1.LoadBalancer).Spec.IPs {
-		if e.IP != "" {
-			out = append(out, string(e.IP))
-		}
-	}
-	return out
+	return named(o.(*apinetv1alpha1.LoadBalancer).Spec.IPs, func(e apinetv1alpha1.PublicIPRequest) apinetv1alpha1.IPAddr { return e.IP })
 }
 
 // NATGatewayIPs is the NamedIPs index of a NATGateway.
 func NATGatewayIPs(o client.Object) []string {
+	return named(o.(*apinetv1alpha1.NATGateway).Spec.IPs, func(e apinetv1alpha1.NATGatewayIP) apinetv1alpha1.IPAddr { return e.IP })
+}
+
+// named returns the addresses the entries give (those without one are
+// still to be allocated).
+func named[E any](entries []E, ip func(E) apinetv1alpha1.IPAddr) []string {
 	var out []string
-	for _, e := range o.(*apinetv1alpha1.NATGateway).Spec.IPs {
-		if e.IP != "" {
-			out = append(out, string(e.IP))
+	for _, e := range entries {
+		if a := ip(e); a != "" {
+			out = append(out, string(a))
 		}
 	}
 	return out
