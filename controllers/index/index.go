@@ -28,6 +28,12 @@ const (
 	// NoController is the Controller index value of an Instance without a
 	// controlling owner.
 	NoController = "none"
+	// AntiAffinity indexes Instances that have required instance
+	// anti-affinity terms (HasAntiAffinity): the scheduler checks a new
+	// Instance without terms of its own only against those.
+	AntiAffinity = "spec.affinity.instanceAntiAffinity"
+	// HasAntiAffinity is the AntiAffinity index value.
+	HasAntiAffinity = "required"
 	// NamedIPs indexes LoadBalancers and NATGateways by the addresses
 	// their spec.ips name: an IP's event finds the few that name its
 	// address, not every one of the namespace.
@@ -79,6 +85,7 @@ var indexes = []struct {
 		return []string{o.(*apinetv1alpha1.Instance).Spec.NetworkRef.Name}
 	}},
 	{"Instances", &apinetv1alpha1.Instance{}, Controller, InstanceController},
+	{"Instances", &apinetv1alpha1.Instance{}, AntiAffinity, InstanceAntiAffinity},
 	{"LoadBalancers", &apinetv1alpha1.LoadBalancer{}, NamedIPs, LoadBalancerIPs},
 	{"NATGateways", &apinetv1alpha1.NATGateway{}, NamedIPs, NATGatewayIPs},
 }
@@ -98,6 +105,15 @@ func InstanceController(o client.Object) []string {
 		return []string{string(ref.UID)}
 	}
 	return []string{NoController}
+}
+
+// InstanceAntiAffinity is the AntiAffinity index of an Instance.
+func InstanceAntiAffinity(o client.Object) []string {
+	if a := o.(*apinetv1alpha1.Instance).Spec.Affinity; a != nil && a.InstanceAntiAffinity != nil &&
+		len(a.InstanceAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0 {
+		return []string{HasAntiAffinity}
+	}
+	return nil
 }
 
 // LoadBalancerIPs is the NamedIPs index of a LoadBalancer.

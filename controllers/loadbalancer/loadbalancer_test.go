@@ -165,11 +165,11 @@ func TestLoadBalancerDaemonSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	n3 := f.node("n3", map[string]string{host: "n3"})
-	insts = f.wantPlacements("lb-web-", "n1", "n2", "n3")
+	f.wantPlacements("lb-web-", "n1", "n2", "n3")
 	if err := f.c.Delete(ctx, n3); err != nil {
 		t.Fatal(err)
 	}
-	f.wantPlacements("lb-web-", "n1", "n2")
+	insts = f.wantPlacements("lb-web-", "n1", "n2")
 
 	// An orphan that matches the selector is adopted (and, as a second
 	// Instance on its node, removed); an owned Instance that stops
@@ -261,25 +261,17 @@ func TestScheduler(t *testing.T) {
 	if !slices.Equal(zones, []string{"a", "b"}) {
 		t.Errorf("anti-affinity placements %v (zones %v), want one per zone", got, zones)
 	}
-	x3 := inst("x-3", anti)
-	testenv.Eventually(t, 30*time.Second, "OutOfCapacity event", func() error {
-		var evs eventsv1.EventList
-		if err := f.c.List(ctx, &evs, client.InNamespace(f.ns)); err != nil {
-			return err
-		}
-		for _, ev := range evs.Items {
-			if ev.Regarding.Name == "x-3" && ev.Reason == loadbalancer.ReasonOutOfCapacity && strings.Contains(ev.Note, "No nodes available to schedule "+f.ns+"/x-3") {
-				return nil
-			}
-		}
-		return fmt.Errorf("none among %d", len(evs.Items))
-	})
-	if err := f.c.Get(ctx, client.ObjectKeyFromObject(x3), x3); err != nil || x3.Spec.NodeRef != nil {
-		t.Fatalf("x-3 bound without room: %v %+v", err, x3.Spec.NodeRef)
-	}
+	f.wantOutOfCapacity(inst("x-3", anti))
 	f.node("c1", map[string]string{zone: "c"})
 	if got := f.wantPlacementsOf([]string{"x-3"}); got[0] != "c1" {
 		t.Errorf("x-3 on %s, want c1 (the new zone)", got[0])
+	}
+	// The other way: an Instance without terms of its own that the
+	// placed ones' terms select finds no zone either, until a new one.
+	f.wantOutOfCapacity(inst("z", nil))
+	f.node("d1", map[string]string{zone: "d"})
+	if got := f.wantPlacementsOf([]string{"z"}); got[0] != "d1" {
+		t.Errorf("z on %s, want d1 (the one zone without an Instance whose anti-affinity selects it)", got[0])
 	}
 
 	// Node affinity on a label; among the fitting nodes the least loaded.
@@ -298,6 +290,28 @@ func TestScheduler(t *testing.T) {
 		t.Errorf("y on %s; zone a nodes in use: %v", gotY, loaded)
 	}
 	_ = y
+}
+
+// wantOutOfCapacity waits for inst's OutOfCapacity event and checks that
+// it is still unbound.
+func (f *fixture) wantOutOfCapacity(inst *apinetv1alpha1.Instance) {
+	f.t.Helper()
+	ctx := context.Background()
+	testenv.Eventually(f.t, 30*time.Second, inst.Name+" OutOfCapacity event", func() error {
+		var evs eventsv1.EventList
+		if err := f.c.List(ctx, &evs, client.InNamespace(f.ns)); err != nil {
+			return err
+		}
+		for _, ev := range evs.Items {
+			if ev.Regarding.Name == inst.Name && ev.Reason == loadbalancer.ReasonOutOfCapacity && strings.Contains(ev.Note, "No nodes available to schedule "+f.ns+"/"+inst.Name) {
+				return nil
+			}
+		}
+		return fmt.Errorf("none among %d", len(evs.Items))
+	})
+	if err := f.c.Get(ctx, client.ObjectKeyFromObject(inst), inst); err != nil || inst.Spec.NodeRef != nil {
+		f.t.Fatalf("%s bound without room: %v %+v", inst.Name, err, inst.Spec.NodeRef)
+	}
 }
 
 // wantPlacementsOf waits until the named Instances are bound and returns

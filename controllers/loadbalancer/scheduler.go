@@ -17,6 +17,7 @@ import (
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
 	"github.com/ovnet-dev/ovnet/controllers/enqueue"
+	"github.com/ovnet-dev/ovnet/controllers/index"
 	"github.com/ovnet-dev/ovnet/internal/patch"
 )
 
@@ -47,14 +48,9 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		s.forget(inst.UID)
 		return ctrl.Result{}, nil
 	}
-	// Both lists are only read: the cache's objects, not copies of every
-	// Instance for each one placed.
+	// The lists are only read: the cache's objects, not copies.
 	var nodeList apinetv1alpha1.NodeList
 	if err := s.List(ctx, &nodeList, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, err
-	}
-	var all apinetv1alpha1.InstanceList
-	if err := s.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	nodes := make([]*apinetv1alpha1.Node, 0, len(nodeList.Items))
@@ -65,20 +61,20 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 			byName[n.Name] = n
 		}
 	}
-	load := map[string]int{}
-	var placed []Placed
-	for i := range all.Items {
-		other := &all.Items[i]
-		node := s.nodeOfPlaced(other)
-		if node == "" || other.UID == inst.UID {
-			continue
-		}
-		load[node]++
-		if n := byName[node]; n != nil && other.Namespace == inst.Namespace {
-			placed = append(placed, Placed{Instance: other, Node: n})
+	placed, err := s.placed(ctx, inst, byName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	feasible := Feasible(inst, nodes, placed)
+	var load map[string]int
+	if len(feasible) > 1 {
+		// Only a choice needs the load of every node (a DaemonSet's
+		// Instance is pinned to one).
+		if load, err = s.load(ctx, inst); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
-	node := LeastLoaded(Feasible(inst, nodes, placed), load)
+	node := LeastLoaded(feasible, load)
 	if node == nil {
 		s.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, ReasonOutOfCapacity, "Scheduling", "No nodes available to schedule %s/%s on", inst.Namespace, inst.Name)
 		return ctrl.Result{}, nil
@@ -91,6 +87,54 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("bind Instance %s to %s: %w", inst.Name, node.Name, err))
 	}
 	return ctrl.Result{}, nil
+}
+
+// placed returns the instances of inst's namespace on a node that its
+// placement must be checked against: every one when inst has instance
+// anti-affinity or topology spread terms of its own, else only those with
+// anti-affinity terms (which might exclude inst), found by index, so that
+// placing an Instance without such terms does not read the namespace.
+func (s *Scheduler) placed(ctx context.Context, inst *apinetv1alpha1.Instance, byName map[string]*apinetv1alpha1.Node) ([]Placed, error) {
+	opts := []client.ListOption{client.InNamespace(inst.Namespace), client.UnsafeDisableDeepCopy}
+	if !hasAntiAffinity(inst) && len(inst.Spec.TopologySpreadConstraints) == 0 {
+		opts = append(opts, client.MatchingFields{index.AntiAffinity: index.HasAntiAffinity})
+	}
+	var list apinetv1alpha1.InstanceList
+	if err := s.List(ctx, &list, opts...); err != nil {
+		return nil, err
+	}
+	var out []Placed
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID == inst.UID {
+			continue
+		}
+		if n := byName[s.nodeOfPlaced(other)]; n != nil {
+			out = append(out, Placed{Instance: other, Node: n})
+		}
+	}
+	return out, nil
+}
+
+// load counts the Instances of every namespace on each node, inst aside.
+func (s *Scheduler) load(ctx context.Context, inst *apinetv1alpha1.Instance) (map[string]int, error) {
+	var all apinetv1alpha1.InstanceList
+	if err := s.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	load := map[string]int{}
+	for i := range all.Items {
+		other := &all.Items[i]
+		if node := s.nodeOfPlaced(other); node != "" && other.UID != inst.UID {
+			load[node]++
+		}
+	}
+	return load, nil
+}
+
+func hasAntiAffinity(inst *apinetv1alpha1.Instance) bool {
+	a := inst.Spec.Affinity
+	return a != nil && a.InstanceAntiAffinity != nil && len(a.InstanceAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0
 }
 
 // nodeOfPlaced is an instance's node as far as the scheduler knows: its
