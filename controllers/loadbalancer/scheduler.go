@@ -96,7 +96,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 // placing an Instance without such terms does not read the namespace.
 func (s *Scheduler) placed(ctx context.Context, inst *apinetv1alpha1.Instance, byName map[string]*apinetv1alpha1.Node) ([]Placed, error) {
 	opts := []client.ListOption{client.InNamespace(inst.Namespace), client.UnsafeDisableDeepCopy}
-	if !hasAntiAffinity(inst) && len(inst.Spec.TopologySpreadConstraints) == 0 {
+	if len(index.InstanceAntiAffinity(inst)) == 0 && len(inst.Spec.TopologySpreadConstraints) == 0 {
 		opts = append(opts, client.MatchingFields{index.AntiAffinity: index.HasAntiAffinity})
 	}
 	var list apinetv1alpha1.InstanceList
@@ -130,11 +130,6 @@ func (s *Scheduler) load(ctx context.Context, inst *apinetv1alpha1.Instance) (ma
 		}
 	}
 	return load, nil
-}
-
-func hasAntiAffinity(inst *apinetv1alpha1.Instance) bool {
-	a := inst.Spec.Affinity
-	return a != nil && a.InstanceAntiAffinity != nil && len(a.InstanceAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0
 }
 
 // nodeOfPlaced is an instance's node as far as the scheduler knows: its

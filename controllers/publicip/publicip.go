@@ -11,13 +11,13 @@ import (
 	"net/netip"
 	"slices"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apinetv1alpha1 "github.com/ovnet-dev/ovnet/apis/core/v1alpha1"
+	"github.com/ovnet-dev/ovnet/controllers/enqueue"
 	"github.com/ovnet-dev/ovnet/controllers/index"
 )
 
@@ -115,28 +115,15 @@ func ClaimerOfIP(resource string) handler.MapFunc {
 // release clears the claim, so the address is what still links them. Both
 // are looked up (the claim by name, the address by index.NamedIPs), so an
 // IP's event costs the same however many such objects the namespace has.
-func ClaimerOrNamersOfIP(c client.Reader, resource string, newList func() client.ObjectList) handler.MapFunc {
+func ClaimerOrNamersOfIP(c client.Client, resource string, newList func() client.ObjectList) handler.MapFunc {
 	claimer := ClaimerOfIP(resource)
+	namers := enqueue.ListedWhere(c, newList, index.NamedIPs, func(o client.Object) string { return string(o.(*apinetv1alpha1.IP).Spec.IP) }, nil)
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		out := claimer(ctx, o)
-		ip := o.(*apinetv1alpha1.IP)
-		if ip.Spec.IP == "" {
+		if o.(*apinetv1alpha1.IP).Spec.IP == "" {
 			return out
 		}
-		list := newList()
-		if err := c.List(ctx, list, client.InNamespace(ip.Namespace), client.MatchingFields{index.NamedIPs: string(ip.Spec.IP)}, client.UnsafeDisableDeepCopy); err != nil {
-			return out
-		}
-		items, err := meta.ExtractList(list)
-		if err != nil {
-			return out
-		}
-		for _, it := range items {
-			if item, ok := it.(client.Object); ok {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(item)})
-			}
-		}
-		return out
+		return append(out, namers(ctx, o)...)
 	}
 }
 
