@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.
 		node := &nodes.Items[i]
 		exists[node.Name] = true
 		insts := byNode[node.Name]
-		slices.SortFunc(insts, func(a, b *apinetv1alpha1.Instance) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+		slices.SortFunc(insts, oldestFirst)
 		switch {
 		case !shouldRun(ds, node):
 			if err := r.deleteAll(ctx, insts); err != nil {
@@ -119,6 +120,17 @@ func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// oldestFirst orders a node's Instances so the one kept is the oldest.
+// Creation times have whole seconds, so ties go by name: an unstable order
+// would let two reconciles on a cache that lags each keep a different one
+// and delete both.
+func oldestFirst(a, b *apinetv1alpha1.Instance) int {
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // shouldRun: the template's nodeRef (if set) is the node, and the node

@@ -171,22 +171,37 @@ func TestLoadBalancerDaemonSet(t *testing.T) {
 	}
 	insts = f.wantPlacements("lb-web-", "n1", "n2")
 
-	// An orphan that matches the selector is adopted (and, as a second
-	// Instance on its node, removed); an owned Instance that stops
+	// An orphan that matches the selector is adopted; as a second Instance
+	// on its node, one of the two goes: the older, or at the same second
+	// the one whose name sorts first, stays. An owned Instance that stops
 	// matching is released, and its node gets a new one.
 	orphan := &apinetv1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "lb-web-orphan", Labels: insts[0].Labels},
 		Spec: *insts[0].Spec.DeepCopy()}
 	if err := f.c.Create(ctx, orphan); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 30*time.Second, "orphan adopted and removed", func() error {
-		if err := f.c.Get(ctx, client.ObjectKeyFromObject(orphan), orphan); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("orphan: %v, controller %+v", err, metav1.GetControllerOf(orphan))
+	keep, drop := &insts[0], orphan
+	if keep.CreationTimestamp.Equal(&orphan.CreationTimestamp) && orphan.Name < keep.Name {
+		keep, drop = orphan, keep
+	}
+	testenv.Eventually(t, 30*time.Second, drop.Name+" removed, "+keep.Name+" kept", func() error {
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(drop), &apinetv1alpha1.Instance{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s: %v", drop.Name, err)
+		}
+		kept := &apinetv1alpha1.Instance{}
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(keep), kept); err != nil {
+			return err
+		}
+		if ref := metav1.GetControllerOf(kept); ref == nil || ref.UID != ds.UID {
+			return fmt.Errorf("%s controlled by %+v", kept.Name, ref)
 		}
 		return nil
 	})
 	f.wantPlacements("lb-web-", "n1", "n2")
-	released := insts[0].DeepCopy()
+	released := keep
+	if err := f.c.Get(ctx, client.ObjectKeyFromObject(released), released); err != nil {
+		t.Fatal(err)
+	}
 	unlabel := client.MergeFrom(released.DeepCopy())
 	released.Labels = map[string]string{"app": "other"}
 	if err := f.c.Patch(ctx, released, unlabel); err != nil {
