@@ -1,6 +1,7 @@
 package loadbalancer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -127,10 +128,7 @@ func (r *DaemonSetReconciler) reconcile(ctx context.Context, ds *apinetv1alpha1.
 // would let two reconciles on a cache that lags each keep a different one
 // and delete both.
 func oldestFirst(a, b *apinetv1alpha1.Instance) int {
-	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Name, b.Name)
+	return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
 }
 
 // shouldRun: the template's nodeRef (if set) is the node, and the node
